@@ -1,7 +1,10 @@
-# gotrain's build. Needs only Go (1.26) and gcc.
+# gotrain's build. Needs only Go (1.26) and gcc/g++.
 GO ?= go
+# The GEMM's AVX2/FMA micro-kernel uses Go's experimental simd/archsimd
+# package; builds without the experiment use its plain-Go twin.
+export GOEXPERIMENT ?= simd
 
-.PHONY: all build test vet demo bench fmt
+.PHONY: all build test vet demo bench fmt gen
 
 all: build test
 
@@ -10,17 +13,33 @@ build:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags cudaemu ./...
 
-# vet, then every test.
+# vet, then every test: the pure-Go backend (with and without SIMD), the
+# graph and the CLI, then the kernel suite and MNIST steps on the CUDA
+# kernels emulated on the CPU (needs g++).
 test: vet
 	$(GO) test ./...
+	GOEXPERIMENT= $(GO) test ./cpufallback/
+	@if command -v g++ >/dev/null 2>&1; then \
+		echo "$(GO) test -tags cudaemu ./device/ ./cmd/..."; \
+		$(GO) test -tags cudaemu ./device/ ./cmd/...; \
+	else \
+		echo "make test: g++ not found: skipping the CUDA-on-CPU emulation tests (install g++ to run them)"; \
+	fi
 
 # Train the MNIST MLP 784-256-128-10 on the CPU for 3 epochs.
 demo:
-	$(GO) run ./cmd/gotrain mnist
+	$(GO) run ./cmd/gotrain mnist -device cpu
 
 bench:
 	$(GO) test -run '^$$' -bench . ./bench/
 
+# Regenerate generated files (the emulator's hash of the kernel sources).
+gen:
+	$(GO) generate ./kernels/emu
+
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
+
+-include cuda.mk

