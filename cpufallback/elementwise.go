@@ -1,7 +1,6 @@
 package cpufallback
 
 import (
-
 	"github.com/gotrain/gotrain/kernels"
 )
 

@@ -2,7 +2,6 @@ package cpufallback
 
 import (
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"github.com/gotrain/gotrain/kernels"
@@ -71,7 +70,6 @@ type gemmState struct {
 	gm, gn      int // region grid per product
 	pm, pn      int // panels: ceil(M/MR), ceil(N/NR)
 	scratch     [maxChunks]gemmScratch
-	yield       bool // chunk 0 yields first (see gemmRegions)
 }
 
 // gemmScratch is one chunk's packing buffers.
@@ -119,7 +117,6 @@ func (b *Backend) MatMul(c, a, bb kernels.Buffer, p kernels.MatMulParams) error 
 	s.alpha, s.beta = p.Alpha, p.Beta
 	s.pm, s.pn = (p.M+gemmMR-1)/gemmMR, (p.N+gemmNR-1)/gemmNR
 	units, chunks := s.plan(batch, b.pool.workers)
-	s.yield = chunks > 1
 	if chunks <= 1 {
 		gemmRegions(t, 0, 0, units)
 	} else {
@@ -224,21 +221,10 @@ func splitGrid(parts, pm, pn int) (gm, gn int) {
 }
 
 // gemmRegions is the task function: it computes units [lo, hi), each one
-// region of one product, with chunk's scratch.
-//
-// Chunk 0 runs on the calling goroutine right after the pool has handed
-// the other chunks to its workers. A worker readied that way waits in the
-// caller's P's runnext slot, and an idle P steals it from there only after
-// usleep(3), which takes 80-100 µs on the build machine's VM: the worker
-// then started only when chunk 0 finished, and a 2-thread product was no
-// faster than a 1-thread one up to n=192. Yielding once moves the caller to
-// the global run queue, where the idle P picks it up at once, while the
-// worker runs here.
+// region of one product, with chunk's scratch. (The pool yields before
+// chunk 0 so the workers start at once: see runChunks.)
 func gemmRegions(t *task, chunk, lo, hi int) {
 	s := t.mm
-	if chunk == 0 && s.yield {
-		runtime.Gosched()
-	}
 	sc := &s.scratch[chunk]
 	per := s.gm * s.gn
 	for u := lo; u < hi; u++ {
