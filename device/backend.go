@@ -271,3 +271,16 @@ func size(op string, n int) error {
 	}
 	return nil
 }
+
+// SetTF32 switches the GEMMs between TF32 tensor cores (the default on
+// Ampere and later) and true fp32. The emulated device always computes in
+// fp32 and reports an error when asked for TF32.
+func (b *Backend) SetTF32(on bool) error {
+	if s, ok := b.d.(interface{ setTF32(bool) error }); ok {
+		return s.setTF32(on)
+	}
+	if on {
+		return fmt.Errorf("device: %s has no TF32 mode", b.d.name())
+	}
+	return nil
+}
