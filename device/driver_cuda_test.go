@@ -20,7 +20,6 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
-
 )
 
 // cudaKernelNames is the X-macro list of kernels.cuh: every one must be in
