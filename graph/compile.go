@@ -96,6 +96,11 @@ func (c *compiler) val(n *Node) *slot {
 	if s := c.vals[n.id]; s != nil {
 		return s
 	}
+	if n.op == opReshape { // a view: the input's buffer
+		s := c.val(n.in[0])
+		c.vals[n.id] = s
+		return s
+	}
 	s := c.newSlot(n.Name(), n.dtype, n.shape.Size(), false)
 	c.vals[n.id] = s
 	return s
@@ -114,6 +119,11 @@ func (c *compiler) needs(n *Node) bool { return c.need[n.id] }
 // of the buffer, since backward kernels accumulate.
 func (c *compiler) grad(n *Node) *slot {
 	if s := c.grads[n.id]; s != nil {
+		return s
+	}
+	if n.op == opReshape { // a view: the input's gradient
+		s := c.grad(n.in[0])
+		c.grads[n.id] = s
 		return s
 	}
 	s := c.newSlot("d"+n.Name(), kernels.F32, n.shape.Size(), n.op == opParam)
@@ -224,12 +234,19 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 			ps := &paramState{node: n, slot: s}
 			p.params[n.name] = ps
 			p.paramOrder = append(p.paramOrder, ps)
-		case opCrossEntropyRows:
-			// Inputs come before their users, so the labels' state exists:
-			// remember the class count to validate labels when fed.
-			if lab := n.in[1]; lab.op == opInput {
-				if st := p.inputs[lab.name]; st != nil {
-					st.classes, st.labelOf = n.in[0].shape[1], n.in[0]
+		case opCrossEntropyRows, opClassifier, opEmbedding:
+			// Inputs come before their users, so the state of an input of
+			// labels or tokens exists: remember its range, checked when fed.
+			idx, ref, what, size := n.in[1], n.in[0], "logits", n.in[0].shape[1]
+			if n.op == opEmbedding {
+				idx, ref, what, size = n.in[0], n.in[1], "wte", n.in[1].shape[0]
+			}
+			for idx.op == opReshape {
+				idx = idx.in[0]
+			}
+			if idx.op == opInput {
+				if st := p.inputs[idx.name]; st != nil {
+					st.classes, st.labelOf, st.rangeOp, st.rangeWhat = size, ref, n.op.name, what
 				}
 			}
 		}
@@ -253,6 +270,9 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 		}
 	}
 	p.nForward = len(c.instrs)
+	if c.err != nil {
+		return nil, c.err
+	}
 
 	// Backward.
 	if cfg.Loss != nil {
@@ -267,6 +287,9 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 			for _, in := range n.in {
 				c.need[n.id] = c.need[n.id] || c.need[in.id]
 			}
+		}
+		if err := checkClassifierUse(g, live, cfg.Loss); err != nil {
+			return nil, err
 		}
 		if !c.need[cfg.Loss.id] {
 			return nil, fmt.Errorf("graph: compile: loss %s does not depend on any trainable parameter", cfg.Loss.describe())

@@ -66,10 +66,12 @@ type Node struct {
 	in    []*Node
 
 	// Attributes, by op.
-	f      float32 // dropout p, scale alpha, penalty lambda
-	init   Init    // params
-	frozen bool    // params excluded from training
-	aux    bool    // dropout: used at compile; cross-entropy rows: classes from in[0]
+	f       float32 // dropout p, scale alpha, penalty lambda
+	init    Init    // params
+	frozen  bool    // params excluded from training
+	noDecay bool    // params excluded from weight decay
+	ta, tb  bool    // matmul: transposed operands
+	heads   int     // attention
 }
 
 // Name is the node's name: given by Named, or the op and its index.
@@ -103,6 +105,19 @@ func (n *Node) Freeze() *Node {
 	}
 	return n
 }
+
+// NoDecay excludes a parameter from the optimizer's weight decay (biases,
+// norms and embeddings in GPT-2 training).
+func (n *Node) NoDecay() *Node {
+	if n.op == opParam {
+		n.noDecay = true
+	}
+	return n
+}
+
+// Decays reports whether the optimizer's weight decay applies to a
+// parameter.
+func (n *Node) Decays() bool { return n.op == opParam && !n.noDecay }
 
 // Frozen reports whether a parameter is frozen.
 func (n *Node) Frozen() bool { return n.frozen }

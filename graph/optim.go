@@ -12,8 +12,9 @@ type Optimizer interface {
 	// BaseLR is the learning rate a Schedule scales.
 	BaseLR() float32
 	// Update applies step (1-based) with learning rate lr to a parameter of
-	// size elements.
-	Update(k kernels.Kernels, param, grad kernels.Buffer, state []kernels.Buffer, size, step int, lr float32) error
+	// size elements; decay is false for parameters excluded from weight
+	// decay (Node.NoDecay).
+	Update(k kernels.Kernels, param, grad kernels.Buffer, state []kernels.Buffer, size, step int, lr float32, decay bool) error
 }
 
 // Schedule gives the learning rate of a (1-based) step.

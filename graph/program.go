@@ -37,11 +37,13 @@ type Program struct {
 }
 
 type inputState struct {
-	node    *Node
-	slot    *slot
-	fed     bool
-	classes int   // labels of a cross-entropy: valid range [0, classes); -1 otherwise
-	labelOf *Node // the logits they label
+	node      *Node
+	slot      *slot
+	fed       bool
+	classes   int    // labels of a cross-entropy: valid range [0, classes); -1 otherwise
+	labelOf   *Node  // the logits they label, or the embedding they index
+	rangeOp   string // the op that uses them
+	rangeWhat string // what labelOf is to that op ("logits", "wte")
 }
 
 type paramState struct {
@@ -121,8 +123,8 @@ func (p *Program) FeedI32(name string, data []int32) error {
 	if st.classes >= 0 {
 		for i, l := range data {
 			if l < 0 || int(l) >= st.classes {
-				return fmt.Errorf("graph: feed %q: label %d at row %d is out of range [0, %d) for op cross_entropy (logits %q %v)",
-					name, l, i, st.classes, st.labelOf.Name(), st.labelOf.shape)
+				return fmt.Errorf("graph: feed %q: label %d at row %d is out of range [0, %d) for op %s (%s %q %v)",
+					name, l, i, st.classes, st.rangeOp, st.rangeWhat, st.labelOf.Name(), st.labelOf.shape)
 			}
 		}
 	}
@@ -238,7 +240,7 @@ func (p *Program) Step() (float32, error) {
 			if ps.grad == nil {
 				continue
 			}
-			if err := opt.Update(p.be, ps.slot.buf, ps.grad.buf, ps.state, ps.node.shape.Size(), p.step, lr); err != nil {
+			if err := opt.Update(p.be, ps.slot.buf, ps.grad.buf, ps.state, ps.node.shape.Size(), p.step, lr, ps.node.Decays()); err != nil {
 				return loss, fmt.Errorf("graph: step %d: update of %q: %w", p.step, ps.node.name, err)
 			}
 		}

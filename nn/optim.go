@@ -28,12 +28,16 @@ func (o SGD) States() int {
 func (o SGD) BaseLR() float32 { return o.LR }
 
 // Update implements graph.Optimizer.
-func (o SGD) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32) error {
+func (o SGD) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32, decay bool) error {
 	var vel kernels.Buffer
 	if len(st) > 0 {
 		vel = st[0]
 	}
-	return k.SGDUpdate(p, g, vel, kernels.SGDParams{LR: lr, Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay}, size)
+	h := kernels.SGDParams{LR: lr, Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay}
+	if !decay {
+		h.WeightDecay = 0
+	}
+	return k.SGDUpdate(p, g, vel, h, size)
 }
 
 // Adam is torch.optim.Adam: L2 weight decay added to the gradient. Zero
@@ -46,8 +50,11 @@ type Adam struct {
 // and Eps take PyTorch's defaults; PyTorch's default WeightDecay is 0.01.
 type AdamW Adam
 
-func (o Adam) params(step int, lr float32) kernels.AdamParams {
+func (o Adam) params(step int, lr float32, decay bool) kernels.AdamParams {
 	h := kernels.AdamParams{LR: lr, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Step: step}
+	if !decay {
+		h.WeightDecay = 0
+	}
 	if h.Beta1 == 0 {
 		h.Beta1 = 0.9
 	}
@@ -67,8 +74,8 @@ func (o Adam) States() int { return 2 }
 func (o Adam) BaseLR() float32 { return o.LR }
 
 // Update implements graph.Optimizer.
-func (o Adam) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32) error {
-	return k.AdamUpdate(p, g, st[0], st[1], o.params(step, lr), size)
+func (o Adam) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32, decay bool) error {
+	return k.AdamUpdate(p, g, st[0], st[1], o.params(step, lr, decay), size)
 }
 
 // States implements graph.Optimizer: the two moments.
@@ -78,8 +85,8 @@ func (o AdamW) States() int { return 2 }
 func (o AdamW) BaseLR() float32 { return o.LR }
 
 // Update implements graph.Optimizer.
-func (o AdamW) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32) error {
-	return k.AdamWUpdate(p, g, st[0], st[1], Adam(o).params(step, lr), size)
+func (o AdamW) Update(k kernels.Kernels, p, g kernels.Buffer, st []kernels.Buffer, size, step int, lr float32, decay bool) error {
+	return k.AdamWUpdate(p, g, st[0], st[1], Adam(o).params(step, lr, decay), size)
 }
 
 // ConstantLR keeps the base learning rate.
