@@ -423,3 +423,49 @@ func (p *Program) Grad(name string, dst []float32) error {
 	}
 	return p.be.ReadF32(dst, ps.grad.buf)
 }
+
+// OptimizerState returns copies of a parameter's optimizer state buffers
+// (SGD's velocity; Adam's first and second moments), for checkpoints.
+func (p *Program) OptimizerState(name string) ([][]float32, error) {
+	ps := p.params[name]
+	if ps == nil {
+		return nil, fmt.Errorf("graph: optimizer state of %q: no such parameter", name)
+	}
+	out := make([][]float32, len(ps.state))
+	for i, buf := range ps.state {
+		out[i] = make([]float32, ps.node.shape.Size())
+		if err := p.be.ReadF32(out[i], buf); err != nil {
+			return nil, fmt.Errorf("graph: optimizer state %d of %q: %w", i, name, err)
+		}
+	}
+	return out, nil
+}
+
+// SetOptimizerState overwrites a parameter's optimizer state (resuming from
+// a checkpoint); st must hold as many buffers, each of the parameter's size.
+func (p *Program) SetOptimizerState(name string, st [][]float32) error {
+	ps := p.params[name]
+	if ps == nil {
+		return fmt.Errorf("graph: set optimizer state of %q: no such parameter", name)
+	}
+	if len(st) != len(ps.state) {
+		return fmt.Errorf("graph: set optimizer state of %q: got %d buffers, want %d", name, len(st), len(ps.state))
+	}
+	for i, s := range st {
+		if len(s) != ps.node.shape.Size() {
+			return fmt.Errorf("graph: set optimizer state %d of %q %v: got %d values, want %d", i, name, ps.node.shape, len(s), ps.node.shape.Size())
+		}
+		if err := p.be.WriteF32(ps.state[i], s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParamShape returns a parameter's shape, or nil if there is none.
+func (p *Program) ParamShape(name string) Shape {
+	if ps := p.params[name]; ps != nil {
+		return ps.node.shape
+	}
+	return nil
+}
