@@ -137,11 +137,11 @@ func geluSig(x float64) (s, sm, du float64) {
 	u := geluC * (x + geluA*x2*x)
 	du = geluC * (1 + 3*geluA*x2)
 	if u >= 0 {
-		e := math.Exp(-2 * u) // in (0, 1]
+		e := exp64(-2 * u) // in (0, 1]
 		s = 1 / (1 + e)
 		sm = e * s
 	} else {
-		e := math.Exp(2 * u) // in [0, 1)
+		e := exp64(2 * u) // in [0, 1)
 		sm = 1 / (1 + e)
 		s = e * sm
 	}
@@ -191,7 +191,7 @@ func geluBackwardRange(t *task, _, lo, hi int) {
 	}
 }
 
-// TanhForward implements kernels.Activations, with math.Tanh.
+// TanhForward implements kernels.Activations, with tanh64.
 func (b *Backend) TanhForward(y, x kernels.Buffer, n int) error {
 	return b.unary("tanh_forward", y, x, n, grainTranscendental, tanhRange)
 }
@@ -204,7 +204,7 @@ func tanhRange(t *task, _, lo, hi int) {
 		b := buf[:len(xb)]
 		widen(b, xb)
 		for i, v := range b {
-			b[i] = math.Tanh(v)
+			b[i] = tanh64(v)
 		}
 		narrow(y[i0:i0+len(b)], b)
 	}
@@ -237,7 +237,7 @@ func sigmoidRange(t *task, _, lo, hi int) {
 		b := buf[:len(xb)]
 		widen(b, xb)
 		for i, v := range b {
-			b[i] = 1 / (1 + math.Exp(-v))
+			b[i] = 1 / (1 + exp64(-v))
 		}
 		narrow(y[i0:i0+len(b)], b)
 	}
@@ -254,4 +254,15 @@ func sigmoidBackwardRange(t *task, _, lo, hi int) {
 	for i, v := range y {
 		dx[i] += dy[i] * (v * (1 - v))
 	}
+}
+
+// tanh64 is tanh through exp64 (math.Tanh calls math.Exp, whose assembly is
+// slow after AVX code: see exp64): tanh|v| = (1-e)/(1+e) with e = exp(-2|v|).
+func tanh64(v float64) float64 {
+	a := math.Abs(v)
+	if a > 20 { // tanh is 1 to float64 precision
+		return math.Copysign(1, v)
+	}
+	e := exp64(-2 * a)
+	return math.Copysign((1-e)/(1+e), v)
 }

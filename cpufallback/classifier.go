@@ -6,10 +6,11 @@ import (
 	"github.com/gotrain/gotrain/kernels"
 )
 
-// ClassifierForwardBackward implements kernels.Classifier. Each row is
-// overwritten in place by its softmax (exponentials and sum in float64, see
-// softmaxRow), then scaled; the label's column is recomputed as
-// dlossScale·(p - 1) from the float32 p, which is exact for p >= 1/2.
+// ClassifierForwardBackward implements kernels.Classifier in one pass per
+// row plus the scaling: the exponentials (exp64, see attention.go) are
+// summed in float64 and stored in place as float32, then each is multiplied
+// by dlossScale/z. The label's column is recomputed in float64 from its
+// unrounded exponential as dlossScale·(p - 1).
 func (b *Backend) ClassifierForwardBackward(losses, logits, labels kernels.Buffer, dlossScale float32, rows, V int) error {
 	const op = "classifier_forward_backward"
 	n, err := rowDims(op, rows, V)
@@ -49,19 +50,22 @@ func classifierRows(t *task, _, lo, hi int) {
 		if ok {
 			xl = x[label]
 		}
-		m, s := softmaxRow(x, x)
-		var pl float32
+		m := float64(rowMax(x))
+		var z float64
+		for c, v := range x {
+			e := exp64(float64(v) - m)
+			z += e
+			x[c] = float32(e)
+		}
+		k := float32(float64(scale) / z)
+		for c := range x {
+			x[c] *= k
+		}
 		if ok {
-			pl = x[label]
-			losses[r] = float32(float64(m) + math.Log(s) - float64(xl))
+			losses[r] = float32(m + math.Log(z) - float64(xl))
+			x[label] = float32(float64(scale) * (exp64(float64(xl)-m)/z - 1))
 		} else {
 			losses[r] = nan
-		}
-		for c := range x {
-			x[c] *= scale
-		}
-		if ok {
-			x[label] = scale * (pl - 1)
 		}
 	}
 }

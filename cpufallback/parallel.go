@@ -48,6 +48,7 @@ func newPool(workers int) *pool {
 
 func (p *pool) loop() {
 	for s := range p.work {
+		clearUpper()
 		s.t.fn(s.t, s.chunk, s.lo, s.hi)
 		p.wg.Done()
 	}
@@ -72,6 +73,7 @@ func (p *pool) run(t *task, n, grain int) int {
 	}
 	k := min(p.workers, (n+grain-1)/grain, maxChunks)
 	if k <= 1 {
+		clearUpper()
 		t.fn(t, 0, 0, n)
 		return 1
 	}
@@ -88,6 +90,7 @@ func (p *pool) runChunks(t *task, n, k int) int {
 	// P steals it, which can take ~100 µs on a VM; yielding once hands it
 	// over at once (measured: 2 threads no faster than 1 at n=192 without).
 	runtime.Gosched()
+	clearUpper()
 	t.fn(t, 0, 0, n/k)
 	p.wg.Wait()
 	return k

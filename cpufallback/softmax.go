@@ -1,8 +1,6 @@
 package cpufallback
 
 import (
-	"math"
-
 	"github.com/gotrain/gotrain/kernels"
 )
 
@@ -51,7 +49,7 @@ func softmaxRow(y, x []float32) (m float32, s float64) {
 		b := buf[:len(xb)]
 		widen(b, xb)
 		for i, v := range b {
-			b[i] = math.Exp(v - mf)
+			b[i] = exp64(v - mf)
 		}
 		for _, e := range b {
 			s += e
