@@ -63,7 +63,7 @@ func Open(ordinal int) (*Backend, error) {
 	if i := d.info(); i.Emulated {
 		b.label = "cudaemu"
 	}
-	for _, name := range kernelNames {
+	for _, name := range append(kernelNames, transformerKernelNames...) {
 		f, err := d.function(name)
 		if err != nil {
 			d.close()

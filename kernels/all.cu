@@ -13,3 +13,7 @@
 #include "dropout.cu"
 #include "regularize.cu"
 #include "optim.cu"
+#include "embedding.cu"
+#include "layernorm.cu"
+#include "attention.cu"
+#include "classifier.cu"

@@ -54,7 +54,22 @@ extern "C" {
   X(dropout_forward_f32) X(dropout_backward_f32)                                 \
   X(l1_backward_f32) X(l2_backward_f32) X(clip_by_global_norm_f32)               \
   X(sgd_update_f32) X(adam_update_f32)                                           \
-  X(reduce_partials_f32) X(reduce_finish_f32)
+  X(reduce_partials_f32) X(reduce_finish_f32)                                    \
+  GOTRAIN_TRANSFORMER_KERNELS(X)
+
+// The transformer kernels (kernels.Transformer), listed apart so that
+// package device can load them as a group: X(name).
+#define GOTRAIN_TRANSFORMER_KERNELS(X)                                           \
+  X(embedding_forward_f32) X(embedding_backward_wte_f32)                         \
+  X(embedding_backward_wpe_f32)                                                  \
+  X(layernorm_forward_f32) X(layernorm_backward_f32)                             \
+  X(layernorm_backward_partials_f32) X(layernorm_backward_finish_f32)            \
+  X(attention_forward_hs32_f32) X(attention_forward_hs64_f32)                    \
+  X(attention_forward_hs128_f32) X(attention_backward_dot_f32)                   \
+  X(attention_backward_kv_hs32_f32) X(attention_backward_kv_hs64_f32)            \
+  X(attention_backward_kv_hs128_f32) X(attention_backward_q_hs32_f32)            \
+  X(attention_backward_q_hs64_f32) X(attention_backward_q_hs128_f32)             \
+  X(classifier_forward_backward_f32)
 
 // memory.cu (ELEMENTWISE)
 __global__ void fill_f32(float* x, float v, int n);
@@ -123,6 +138,50 @@ __global__ void clip_by_global_norm_f32(float* x, const float* sumsq, float maxn
 // computed on the host in float64 and rounded; decoupled != 0 is AdamW.
 __global__ void sgd_update_f32(float* param, const float* grad, float* vel, float lr, float momentum, float weight_decay, int nesterov, int n);
 __global__ void adam_update_f32(float* param, const float* grad, float* m, float* v, float lr, float beta1, float beta2, float eps, float weight_decay, float bc1, float bc2, int decoupled, int n);
+
+// embedding.cu. embedding_forward_f32 (ROWS over BT = B*T rows of C):
+// out[r,:] = wte[tokens[r],:] + wpe[r % T,:], NaN for a token outside
+// [0, V). embedding_backward_wte_f32 (blockDim = (128,1,1), any gridDim.x):
+// dwte[tok,:] += dout[r,:] for r in increasing order, by one lane per
+// (token, channel), no atomics. embedding_backward_wpe_f32 (ELEMENTWISE over
+// T*C): dwpe[t,c] += sum_b dout[b,t,c], b in increasing order.
+__global__ void embedding_forward_f32(float* out, const int* tokens, const float* wte, const float* wpe, int BT, int T, int C, int V);
+__global__ void embedding_backward_wte_f32(float* dwte, const float* dout, const int* tokens, int BT, int C, int V);
+__global__ void embedding_backward_wpe_f32(float* dwpe, const float* dout, int B, int T, int C);
+
+// layernorm.cu. layernorm_forward_f32 and layernorm_backward_f32 (dx only)
+// are ROWS over rows of C. The parameter gradients:
+// layernorm_backward_partials_f32 (blockDim = (256,1,1), any gridDim.x)
+// writes partials[0][g][c] = sum of norm*dout and partials[1][g][c] = sum
+// of dout over the rows of group g (groups of ceil(rows/groups) rows, in
+// order); layernorm_backward_finish_f32 (COLUMNS) adds sum_g, g in order, to
+// dweight and dbias (either may be null).
+__global__ void layernorm_forward_f32(float* out, float* mean, float* rstd, const float* x, const float* weight, const float* bias, int rows, int C, float eps);
+__global__ void layernorm_backward_f32(float* dx, const float* dout, const float* x, const float* weight, const float* mean, const float* rstd, int rows, int C);
+__global__ void layernorm_backward_partials_f32(float* partials, const float* dout, const float* x, const float* mean, const float* rstd, int rows, int C, int groups);
+__global__ void layernorm_backward_finish_f32(float* dweight, float* dbias, const float* partials, int groups, int C);
+
+// attention.cu: causal self-attention, FlashAttention style, blockDim =
+// (128,1,1), any gridDim.x. The _hsN variants take head sizes HS <= N
+// (N = 32, 64, 128). attention_backward_dot_f32 (ROWS over B*T*NH rows of
+// HS) writes D[(b*NH+h)*T+t] = dout . out of that head; the kv kernels add
+// dK and dV (one block per key tile, looping over query tiles), the q
+// kernels add dQ (one block per query tile, looping over key tiles).
+__global__ void attention_forward_hs32_f32(float* out, float* lse, const float* qkv, int B, int T, int NH, int HS);
+__global__ void attention_forward_hs64_f32(float* out, float* lse, const float* qkv, int B, int T, int NH, int HS);
+__global__ void attention_forward_hs128_f32(float* out, float* lse, const float* qkv, int B, int T, int NH, int HS);
+__global__ void attention_backward_dot_f32(float* D, const float* dout, const float* out, int B, int T, int NH, int HS);
+__global__ void attention_backward_kv_hs32_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+__global__ void attention_backward_kv_hs64_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+__global__ void attention_backward_kv_hs128_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+__global__ void attention_backward_q_hs32_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+__global__ void attention_backward_q_hs64_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+__global__ void attention_backward_q_hs128_f32(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* D, int B, int T, int NH, int HS);
+
+// classifier.cu (ROWS over rows of V): losses[r] = logsumexp - logit of the
+// label (NaN for a label outside [0, V)); the row of logits is overwritten
+// by scale * (softmax - onehot).
+__global__ void classifier_forward_backward_f32(float* losses, float* logits, const int* labels, float scale, int rows, int V);
 
 #ifdef __cplusplus
 }

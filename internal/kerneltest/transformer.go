@@ -891,4 +891,28 @@ func TransformerBadInputs(t *testing.T, b kernels.Backend) {
 		}
 	}
 	_ = b.Sync()
+
+	// Empty sizes are not errors: there is nothing to compute.
+	empty := []struct {
+		what string
+		call func() error
+	}{
+		{"EmbeddingForward B=0", func() error { return tr.EmbeddingForward(f(0), i(0), f(V*C), f(T*C), 0, T, C) }},
+		{"EmbeddingBackward T=0", func() error { return tr.EmbeddingBackward(f(V*C), f(0), f(0), i(0), B, 0, C) }},
+		{"LayerNormForward rows=0", func() error { return tr.LayerNormForward(f(0), f(0), f(0), f(0), f(C), f(C), 0, C, 1e-5) }},
+		{"LayerNormBackward rows=0", func() error {
+			return tr.LayerNormBackward(f(0), f(C), f(C), f(0), f(0), f(C), f(0), f(0), 0, C)
+		}},
+		{"AttentionForward B=0 HS=0", func() error { return tr.AttentionForward(f(0), f(0), f(0), 0, T, NH, 0) }},
+		{"AttentionBackward T=0", func() error { return tr.AttentionBackward(f(0), f(0), f(0), f(0), f(0), B, 0, NH, HS) }},
+		{"ClassifierForwardBackward rows=0", func() error { return tr.ClassifierForwardBackward(f(0), f(0), i(0), 1, 0, V) }},
+	}
+	for _, c := range empty {
+		if err := catch(c.call); err != nil {
+			t.Errorf("%s: %v", c.what, err)
+		}
+	}
+	if err := b.Sync(); err != nil {
+		t.Errorf("sync after empty calls: %v", err)
+	}
 }

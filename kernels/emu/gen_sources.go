@@ -3,4 +3,4 @@
 package emu
 
 // SourcesHash is HashSources("kernels") when this file was generated.
-const SourcesHash = "a039bedb246a93433c9ea06f19900d8ce8caa171a640ffd73620055105161eda"
+const SourcesHash = "b1ea9e675a2d66d23b80d5a36465bdf6328005d9228a612c80ac5456d0a49444"
