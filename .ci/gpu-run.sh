@@ -70,6 +70,7 @@ else
 	echo "cuBLAS: $cublas" | tee -a "$logs/run.log"
 fi
 export GOTRAIN_MNIST=$here/mnist
+export GOTRAIN_GPT_FIXTURE=$here/gpt2_tiny.safetensors
 
 # 2-3. Device tests: fp32 GEMMs, so the suite's tolerances hold.
 step "driver+gemm checks" 150 driver.log \
