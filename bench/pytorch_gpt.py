@@ -4,8 +4,8 @@
 The model is the default preset of `gotrain gpt train` ("tiny"): a GPT-2
 with V=2048, T=128, C=128, L=4, NH=4 (1,071,872 parameters; the output
 layer tied to the token embedding, GELU with the tanh approximation, layer
-norm eps 1e-5), trained as gotrain trains it: batch 16x128 tokens, mean
-cross-entropy, clipping to global norm 1, AdamW (lr 3e-3, betas 0.9/0.95,
+norm eps 1e-5), trained as gotrain trains it: batch 8x128 tokens (--batch), mean
+cross-entropy, clipping to global norm 1, AdamW (lr 4e-3, betas 0.9/0.95,
 weight decay 0.1 on the matrices only), fp32. Attention is written out
 (torch 1.13 has no scaled_dot_product_attention): softmax of the causally
 masked scores, as nanoGPT's slow path.
@@ -45,7 +45,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_mlp import blas_libs, openblas  # noqa: E402
 
 V, T, C, L, NH = 2048, 128, 128, 4, 4
-BATCH = 16
 
 
 class Block(nn.Module):
@@ -103,7 +102,7 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, V), targets.view(-1))
 
 
-def bench(threads, steps, warmup, seed=0):
+def bench(threads, steps, warmup, batch, seed=0):
     torch.set_num_threads(threads)
     ob = openblas()
     if ob is not None:
@@ -113,9 +112,9 @@ def bench(threads, steps, warmup, seed=0):
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "wte" not in n and "wpe" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "wte" not in n and "wpe" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=3e-3, betas=(0.9, 0.95))
-    x = torch.randint(0, V, (BATCH, T))
-    y = torch.randint(0, V, (BATCH, T))
+                            lr=4e-3, betas=(0.9, 0.95))
+    x = torch.randint(0, V, (batch, T))
+    y = torch.randint(0, V, (batch, T))
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -142,16 +141,17 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=8, help="sequences per batch (gotrain gpt train -batch)")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, python {sys.version.split()[0]}, GPT-2 V={V} T={T} C={C} L={L} NH={NH}, "
-          f"batch {BATCH}x{T}, fp32, AdamW, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+          f"batch {args.batch}x{T}, fp32, AdamW, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     for n in args.threads:
-        times, loss, params = bench(n, args.steps, args.warmup)
+        times, loss, params = bench(n, args.steps, args.warmup, args.batch)
         if n == args.threads[0]:
             print(f"BLAS: {', '.join(blas_libs()) or 'none found'}; {params:,} parameters")
         q = statistics.quantiles(times, n=4)
         med = statistics.median(times)
-        tok_s = BATCH * T / med
+        tok_s = args.batch * T / med
         print(f"threads={n}: median {med*1e3:.1f} ms/step (IQR {q[0]*1e3:.1f}-{q[2]*1e3:.1f}, min {min(times)*1e3:.1f}) "
               f"over {len(times)} steps after {args.warmup} warm-up; {tok_s:,.0f} tokens/s; "
               f"{6*params*tok_s/1e9:.1f} GFLOP/s (6·params·tokens/s); loss {loss:.4f}")

@@ -1,5 +1,26 @@
 package main
 
+// gotrain gpt: a GPT-2 language model end to end.
+//
+//	train   read the corpus (internal/textdata: files sorted, every 20th to
+//	        validation), train or reuse a byte-level BPE (cached in -ckpt),
+//	        tokenise, then train with AdamW and a cosine schedule on random
+//	        windows [B, T+1]; every -eval-every steps measure the loss on a
+//	        fixed set of validation windows; at the end measure bits per byte
+//	        on -val-tokens tokens of windows spread over the split, next to
+//	        gzip -9 on the whole validation text, and save a checkpoint
+//	        (nn.SaveCheckpoint, Hugging Face's layout). -resume restores the
+//	        weights, AdamW's moments, the step, the data position and the
+//	        flags, so a resumed run takes the same steps as an uninterrupted
+//	        one, bit for bit.
+//	sample  stream text from a checkpoint with nn.Sampler (the host, a KV
+//	        cache), which reads the checkpoint's weights directly.
+//	eval    the end-of-training measurement, for any checkpoint.
+//
+// Bits per byte = loss (nats/token) · predicted tokens / (bytes · ln 2),
+// where bytes are the text bytes of the predicted tokens (end-of-text
+// separators count 0 bytes, but their loss counts).
+
 import (
 	"bufio"
 	"bytes"
@@ -123,13 +144,13 @@ func runGPTTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.ext, "ext", "", "take only files ending in this from -data folders (default: .go for the Go sources, all text files otherwise)")
 	fs.IntVar(&c.valEvery, "val-every", textdata.DefaultValEvery, "every n-th file goes to the validation split")
 	fs.StringVar(&c.tokenizer, "tokenizer", "", "folder with a GPT-2 tokenizer (vocab.json, merges.txt) to use instead of training one")
-	fs.IntVar(&c.batch, "batch", 16, "sequences per batch (B)")
+	fs.IntVar(&c.batch, "batch", 8, "sequences per batch (B)")
 	fs.IntVar(&c.seq, "seq", 0, "tokens per sequence (T; 0: the preset's context)")
-	fs.IntVar(&c.steps, "steps", 1200, "training steps (the cosine schedule ends there)")
+	fs.IntVar(&c.steps, "steps", 3600, "training steps (the cosine schedule ends there)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop after this step (0: at -steps), saving a checkpoint to -resume from")
-	fs.Float64Var(&c.lr, "lr", 3e-3, "peak learning rate (AdamW, betas 0.9 and 0.95)")
+	fs.Float64Var(&c.lr, "lr", 4e-3, "peak learning rate (AdamW, betas 0.9 and 0.95)")
 	fs.Float64Var(&c.minLR, "min-lr", 0.1, "final learning rate, as a fraction of -lr")
-	fs.IntVar(&c.warmup, "warmup", 100, "linear warmup steps")
+	fs.IntVar(&c.warmup, "warmup", 200, "linear warmup steps")
 	fs.Float64Var(&c.wd, "wd", 0.1, "decoupled weight decay of the matrices (not of biases, norms and embeddings)")
 	fs.Float64Var(&c.clip, "clip", 1, "clip gradients to this global norm (0: off)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed for initialisation and batch sampling")
@@ -138,8 +159,8 @@ func runGPTTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.ckpt, "ckpt", "gpt-ckpt", "checkpoint folder (also caches the trained tokenizer)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run saved in -ckpt: weights, optimizer, step, data position and flags")
 	fs.IntVar(&c.saveEvery, "save-every", 0, "also save a checkpoint every n steps (0: only at the end)")
-	fs.IntVar(&c.evalEvery, "eval-every", 100, "measure the validation loss every n steps (0: only at the end)")
-	fs.IntVar(&c.evalBatches, "eval-batches", 4, "batches of validation windows for the evaluations during training")
+	fs.IntVar(&c.evalEvery, "eval-every", 250, "measure the validation loss every n steps (0: only at the end)")
+	fs.IntVar(&c.evalBatches, "eval-batches", 8, "batches of validation windows for the evaluations during training")
 	fs.IntVar(&c.valTokens, "val-tokens", 1<<18, "validation tokens for the final evaluation, in windows spread over the split (0: all)")
 	fs.StringVar(&c.logPath, "log", "", "write every step (step, loss, lr, tokens/s, elapsed, val_loss) to this file: JSON lines if it ends in .jsonl, else CSV")
 	fs.StringVar(&c.plotPath, "plot", "", "write the loss curves to this PNG file")
@@ -630,7 +651,8 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 		})
 	}
 	peak := peakFLOPS(be, c.peakTFLOPS)
-	trainCurve := plot.Series{Name: "train loss"}
+	trainCurve := plot.Series{Name: "train loss (moving average)"}
+	ema := math.NaN() // the train loss's exponential moving average, over the whole run
 	valCurve := plot.Series{Name: "validation loss"}
 	start := time.Now()
 	tokPerStep := float64(B * T)
@@ -642,7 +664,7 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 		}
 		bar := progress.New(stderr, to-from, fmt.Sprintf("steps %d-%d", from+1, to)).Rate(tokPerStep, "tok")
 		segStart := time.Now()
-		var sum, avg float64
+		var sum float64
 		for s := from; s < to; s++ {
 			toks, tgts := loader.Next()
 			if err := prog.FeedI32("tokens", toks); err != nil {
@@ -659,21 +681,21 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 			}
 			dt := time.Since(t0).Seconds()
 			sum += float64(l)
-			if s == from {
-				avg = float64(l)
+			if math.IsNaN(ema) {
+				ema = float64(l)
 			}
-			avg = 0.95*avg + 0.05*float64(l)
+			ema = 0.95*ema + 0.05*float64(l)
 			step := prog.StepCount()
 			trainCurve.X = append(trainCurve.X, float64(step))
-			trainCurve.Y = append(trainCurve.Y, float64(l))
+			trainCurve.Y = append(trainCurve.Y, ema)
 			if log != nil && step < to {
 				log.record(step, l, lr, tokPerStep/dt, time.Since(start).Seconds(), math.NaN())
 			}
 			if peak > 0 {
 				mfu := 100 * 6 * float64(params) * float64(step-from) * tokPerStep / time.Since(segStart).Seconds() / peak
-				bar.Update(s+1-from, progress.Metric{Name: "loss", Value: avg}, progress.Metric{Name: "MFU%", Value: mfu})
+				bar.Update(s+1-from, progress.Metric{Name: "loss", Value: ema}, progress.Metric{Name: "MFU%", Value: mfu})
 			} else {
-				bar.Update(s+1-from, progress.Metric{Name: "loss", Value: avg})
+				bar.Update(s+1-from, progress.Metric{Name: "loss", Value: ema})
 			}
 			if s+1 == to {
 				val := math.NaN()
