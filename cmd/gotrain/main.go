@@ -1,6 +1,8 @@
 // Command gotrain trains neural networks with the gotrain engine.
 //
 //	gotrain mnist [flags]   train an MLP classifier on MNIST
+//	gotrain gpt train|sample|eval [flags]   GPT-2 language models
+//	gotrain info            list the devices
 //	gotrain version         print the version
 //	gotrain help [command]  print help
 package main
