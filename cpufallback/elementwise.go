@@ -29,9 +29,8 @@ func rowGrain(cols int) int {
 	return max(1, (grainRows+cols-1)/cols)
 }
 
-// Add implements kernels.Elementwise.
-func (b *Backend) Add(y, a, bb kernels.Buffer, n int) error {
-	const op = "add"
+// binary checks y, a and b (n elements each) and runs fn over them.
+func (b *Backend) binary(op string, y, a, bb kernels.Buffer, n int, fn func(t *task, chunk, lo, hi int)) error {
 	if err := checkN(op, n); err != nil {
 		return err
 	}
@@ -47,10 +46,15 @@ func (b *Backend) Add(y, a, bb kernels.Buffer, n int) error {
 	if err != nil {
 		return err
 	}
-	t := b.pool.task(addRange)
+	t := b.pool.task(fn)
 	t.f[0], t.f[1], t.f[2] = ys, as, bs
 	b.pool.run(t, n, grainElementwise)
 	return nil
+}
+
+// Add implements kernels.Elementwise.
+func (b *Backend) Add(y, a, bb kernels.Buffer, n int) error {
+	return b.binary("add", y, a, bb, n, addRange)
 }
 
 func addRange(t *task, _, lo, hi int) {
@@ -109,26 +113,7 @@ func accumulate(y, x []float32) {
 
 // Mul implements kernels.Elementwise.
 func (b *Backend) Mul(y, a, bb kernels.Buffer, n int) error {
-	const op = "mul"
-	if err := checkN(op, n); err != nil {
-		return err
-	}
-	ys, err := f32(op, "y", y, n)
-	if err != nil {
-		return err
-	}
-	as, err := f32(op, "a", a, n)
-	if err != nil {
-		return err
-	}
-	bs, err := f32(op, "b", bb, n)
-	if err != nil {
-		return err
-	}
-	t := b.pool.task(mulRange)
-	t.f[0], t.f[1], t.f[2] = ys, as, bs
-	b.pool.run(t, n, grainElementwise)
-	return nil
+	return b.binary("mul", y, a, bb, n, mulRange)
 }
 
 func mulRange(t *task, _, lo, hi int) {
