@@ -27,6 +27,7 @@
 # by the second): each step's timeout is cut to what is left, and a step
 # that would get under 15 s is skipped (SKIP(budget)). torch.compile,
 # the slowest step and the one about PyTorch rather than gotrain, goes last.
+# GOTRAIN_RUN_SKIP=REGEXP skips the steps whose names match (SKIP(asked)).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 logs=${1:-./gpu-logs}
@@ -48,6 +49,11 @@ step() { # step NAME TIMEOUT LOG CMD...: run CMD, log it, record the outcome
 	local name=$1 limit=$2 log=$3
 	shift 3
 	local s=$(date +%s)
+	if [ -n "${GOTRAIN_RUN_SKIP:-}" ] && echo "$name" | grep -Eq -- "$GOTRAIN_RUN_SKIP"; then
+		status+=("$(printf '%-28s %-16s' "$name" "SKIP(asked)")")
+		echo "== $name: skipped (GOTRAIN_RUN_SKIP)" | tee -a "$logs/run.log"
+		return
+	fi
 	if [ "$budget" -gt 0 ]; then
 		local left=$((t0 + budget - s))
 		if [ $left -lt 15 ]; then
@@ -136,6 +142,12 @@ step "gpt2-124m gotrain" 240 gpt2-gotrain.log \
 	-batch "$gpt_b" -seq "$gpt_t" -steps "$gpt_steps" -data "$bin/go-src.txt" \
 	-ckpt "$bin/gpt2-ckpt" -eval-every 0 -val-tokens $((gpt_b * gpt_t)) \
 	-log "$logs/gpt2-gotrain-steps.csv"
+rm -rf "$bin/gpt2-ckpt"
+# Where gotrain's step goes: 4 steps with every op timed (synchronised).
+step "gpt2-124m gotrain profile" 120 gpt2-gotrain-profile.log \
+	env GOTRAIN_TF32=1 "$bin/gotrain" gpt train -preset gpt2-124m -device cuda \
+	-batch "$gpt_b" -seq "$gpt_t" -steps 5 -profile 4 -data "$bin/go-src.txt" \
+	-ckpt "$bin/gpt2-ckpt" -eval-every 0 -val-tokens $((gpt_b * gpt_t))
 rm -rf "$bin/gpt2-ckpt" "$bin/go-src.txt"
 awk -F, -v w="$gpt_warm" -v bt=$((gpt_b * gpt_t)) -v b="$gpt_b" -v t="$gpt_t" '
 	NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; cs = col["step"]; cr = col["tokens_per_s"]; next }
@@ -216,6 +228,7 @@ fi
 			{ printf "   %-40s %12.0f %7.1f%% %7.1f%%\n", $2, $4, 100 * $4 * f / 495e12, 100 * $4 * f6 / 495e12; rows++ }
 			END { if (!rows) print "   (no results: see gpt2-*.log)" }'
 	grep -h -E 'compile: skipped|^model: GPT-2|^steps 1-.* avg  in |^trained ' "$logs"/gpt2-*.log 2>/dev/null | sed 's/^/   /'
+	sed -n '/^profile of/,/^validation/p' "$logs/gpt2-gotrain-profile.log" 2>/dev/null | grep -v '^validation' | head -n 24 | sed 's/^/   /'
 	if grep -q '^model: GPT-2 ' "$logs/gpt2-gotrain.log" 2>/dev/null && ! grep -q '^model: GPT-2 V=50257 ' "$logs/gpt2-gotrain.log"; then
 		echo "   note: gotrain's BPE stopped short of 50257 tokens (model line above), so its model is smaller than PyTorch's"
 	fi

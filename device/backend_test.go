@@ -71,3 +71,51 @@ func TestMNISTMatchesCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestHostCopies: copies to and from host memory of any kind and size. A
+// float32 field of a struct that also holds a pointer is Go memory that
+// cgo may not be handed (the first H200 run died there, reading the loss
+// into graph.Program's field); sizes around and past the driver's copy
+// chunk (4 MiB), odd ones included, must arrive whole.
+func TestHostCopies(t *testing.T) {
+	b := open(t)
+	for _, n := range []int{1, 3, 1<<20 - 1, 1 << 20, 1<<20 + 3, 3<<20 + 5} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(i%9973) - 0.5*float32(i%7)
+		}
+		buf, err := b.Alloc(kernels.F32, n)
+		require.NoError(t, err)
+		require.NoError(t, b.WriteF32(buf, src))
+		got := make([]float32, n)
+		require.NoError(t, b.ReadF32(got, buf))
+		require.Equal(t, src, got, "n=%d", n)
+		require.NoError(t, b.Free(buf))
+	}
+
+	var holder struct {
+		next *int
+		v    [3]float32
+		i    [2]int32
+	}
+	x := 7
+	holder.next = &x
+	buf, err := b.Alloc(kernels.F32, 3)
+	require.NoError(t, err)
+	defer b.Free(buf)
+	holder.v = [3]float32{1.5, -2, 3.25}
+	require.NoError(t, b.WriteF32(buf, holder.v[:]))
+	holder.v = [3]float32{}
+	require.NoError(t, b.ReadF32(holder.v[:], buf))
+	require.Equal(t, [3]float32{1.5, -2, 3.25}, holder.v)
+
+	ibuf, err := b.Alloc(kernels.I32, 2)
+	require.NoError(t, err)
+	defer b.Free(ibuf)
+	holder.i = [2]int32{-4, 1 << 30}
+	require.NoError(t, b.WriteI32(ibuf, holder.i[:]))
+	holder.i = [2]int32{}
+	require.NoError(t, b.ReadI32(holder.i[:], ibuf))
+	require.Equal(t, [2]int32{-4, 1 << 30}, holder.i)
+	require.Equal(t, 7, *holder.next)
+}

@@ -57,6 +57,17 @@ static CUresult gt_launch(CUfunction f, unsigned int gx, unsigned int gy, unsign
 	return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, 0, s, params, NULL);
 }
 
+// Host copies go through a pinned buffer owned by the driver (see
+// cudaServer.stage), so no Go pointer is passed to C for them.
+static CUresult gt_alloc_host(void** p, size_t bytes) { return cuMemAllocHost(p, bytes); }
+static CUresult gt_free_host(void* p) { return cuMemFreeHost(p); }
+static CUresult gt_htod(uint64_t dst, const void* src, size_t bytes, CUstream s) {
+	return cuMemcpyHtoDAsync((CUdeviceptr)dst, src, bytes, s);
+}
+static CUresult gt_dtoh(void* dst, uint64_t src, size_t bytes, CUstream s) {
+	return cuMemcpyDtoHAsync(dst, (CUdeviceptr)src, bytes, s);
+}
+
 static const char* gt_error_name(int r) {
 	const char* s = NULL;
 	if (cuGetErrorName((CUresult)r, &s) != CUDA_SUCCESS || s == NULL) return "CUDA_ERROR_UNKNOWN_CODE";
@@ -382,6 +393,7 @@ type cudaServer struct {
 	blas         *cublasLib
 	handle       *cublasHandle
 	params       unsafe.Pointer // C: maxArgs pointers, then maxArgs 8-byte slots
+	stage        unsafe.Pointer // pinned host memory, stageBytes: every host copy goes through it
 	major, minor int
 	debug        bool
 	tf32         bool
@@ -477,6 +489,12 @@ func (s *cudaServer) open(d *cudaDriver) error {
 		pp[i] = unsafe.Add(s.params, 8*(maxArgs+i))
 	}
 
+	if res := C.gt_alloc_host(&s.stage, C.size_t(stageBytes)); res != C.CUDA_SUCCESS {
+		s.stage = nil
+		return fmt.Errorf("device: %s: allocate %d MiB of pinned host memory for copies: %s",
+			d.desc, stageBytes>>20, cuResultString(int(res)))
+	}
+
 	v := cu.Version() // 12080 is 12.8
 	d.inf = Info{
 		Name:              name,
@@ -566,6 +584,12 @@ func (s *cudaServer) shutdown() error {
 		C.free(s.params)
 		s.params = nil
 	}
+	if s.stage != nil {
+		if res := C.gt_free_host(s.stage); res != C.CUDA_SUCCESS {
+			keep(fmt.Errorf("device: close: free the pinned copy buffer: %s", cuResultString(int(res))))
+		}
+		s.stage = nil
+	}
 	if s.retained {
 		if err := cu.SetCurrentContext(cu.CUContext{}); err != nil {
 			keep(fmt.Errorf("device: close: unset the context: %s", cuErr(err)))
@@ -597,21 +621,12 @@ func (s *cudaServer) serve(r *cudaRequest) {
 	case opHtoD:
 		r.err = s.copyCheck("htod", r.bytes)
 		if r.err == nil && r.bytes > 0 {
-			// From pageable (Go) memory the driver stages the whole
-			// source before returning, so the caller may reuse it.
-			if err := cu.MemcpyHtoDAsync(cu.DevicePtr(r.dst), r.host, r.bytes, s.stream); err != nil {
-				r.err = fmt.Errorf("device: htod %d bytes to %#x: %s", r.bytes, uintptr(r.dst), cuErr(err))
-			}
+			r.err = s.htod(r.dst, r.host, r.bytes)
 		}
 	case opDtoH:
 		r.err = s.copyCheck("dtoh", r.bytes)
 		if r.err == nil && r.bytes > 0 {
-			if err := cu.MemcpyDtoHAsync(r.host, cu.DevicePtr(r.src), r.bytes, s.stream); err != nil {
-				r.err = fmt.Errorf("device: dtoh %d bytes from %#x: %s", r.bytes, uintptr(r.src), cuErr(err))
-			} else if err := s.stream.Synchronize(); err != nil {
-				// The host buffer is the caller's once dtoh returns.
-				r.err = s.streamError("dtoh", err)
-			}
+			r.err = s.dtoh(r.host, r.src, r.bytes)
 		}
 	case opDtoD:
 		r.err = s.copyCheck("dtod", r.bytes)
@@ -656,6 +671,48 @@ func (s *cudaServer) serve(r *cudaRequest) {
 func (s *cudaServer) copyCheck(op string, bytes int64) error {
 	if bytes < 0 {
 		return fmt.Errorf("device: %s %d bytes: want a size >= 0", op, bytes)
+	}
+	return nil
+}
+
+// stageBytes is the size of the pinned buffer that host copies go through.
+//
+// Copies never hand the caller's Go memory to the driver: cgo forbids
+// passing a pointer into Go memory that holds Go pointers (a float32
+// field of a struct, say, fails the runtime's cgocheck), and the driver
+// would stage pageable memory through its own pinned buffer anyway. Each
+// chunk is copied between Go and the stage by Go, and between the stage
+// and the device by the driver; the stream is synchronised before the
+// stage is reused, so a copy returns with the caller's memory free to
+// reuse (htod) or filled (dtoh), and ordered after the work queued before.
+const stageBytes = 4 << 20
+
+func (s *cudaServer) htod(dst ptr, src unsafe.Pointer, bytes int64) error {
+	stage := unsafe.Slice((*byte)(s.stage), stageBytes)
+	for off := int64(0); off < bytes; off += stageBytes {
+		n := min(stageBytes, bytes-off)
+		copy(stage[:n], unsafe.Slice((*byte)(unsafe.Add(src, off)), n))
+		if res := C.gt_htod(C.uint64_t(uint64(dst)+uint64(off)), s.stage, C.size_t(n), s.cstream); res != C.CUDA_SUCCESS {
+			return fmt.Errorf("device: htod %d bytes to %#x: %s", bytes, uintptr(dst), cuResultString(int(res)))
+		}
+		if err := s.stream.Synchronize(); err != nil {
+			return s.streamError("htod", err)
+		}
+	}
+	return nil
+}
+
+func (s *cudaServer) dtoh(dst unsafe.Pointer, src ptr, bytes int64) error {
+	stage := unsafe.Slice((*byte)(s.stage), stageBytes)
+	for off := int64(0); off < bytes; off += stageBytes {
+		n := min(stageBytes, bytes-off)
+		if res := C.gt_dtoh(s.stage, C.uint64_t(uint64(src)+uint64(off)), C.size_t(n), s.cstream); res != C.CUDA_SUCCESS {
+			return fmt.Errorf("device: dtoh %d bytes from %#x: %s", bytes, uintptr(src), cuResultString(int(res)))
+		}
+		if err := s.stream.Synchronize(); err != nil {
+			return s.streamError("dtoh", err)
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Add(dst, off)), n), stage[:n])
 	}
 	return nil
 }

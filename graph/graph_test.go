@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -321,5 +322,49 @@ func TestSharedEvalProgram(t *testing.T) {
 			}
 		}
 		assert.Equal(t, int32(best), am[r], "argmax row %d", r)
+	}
+}
+
+// TestProfile: with profiling on, every instruction is counted under its
+// op and pass, the optimizer once per parameter, and the losses are those
+// of the same steps unprofiled.
+func TestProfile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	xs, ys := randF32(rng, 16*12, 1), randLabels(rng, 16, 5)
+	run := func(profile bool) ([]float32, []graph.OpTime) {
+		g := graph.New()
+		x := g.Input("x", kernels.F32, 16, 12)
+		y := g.Input("y", kernels.I32, 16)
+		mlp := nn.NewMLP(g, "mlp", []int{12, 8, 5}, nn.ReLU, 0)
+		loss := nn.SoftmaxCrossEntropy(g, mlp.Forward(g, x), y)
+		p, err := graph.Compile(g, backend(), graph.Config{Loss: loss, Optimizer: nn.Adam{LR: 1e-2}, Training: true, Seed: 5})
+		require.NoError(t, err)
+		p.SetProfile(profile)
+		var losses []float32
+		for range 3 {
+			require.NoError(t, p.FeedF32("x", xs))
+			require.NoError(t, p.FeedI32("y", ys))
+			l, err := p.Step()
+			require.NoError(t, err)
+			losses = append(losses, l)
+		}
+		return losses, p.Profile()
+	}
+	plain, none := run(false)
+	assert.Nil(t, none)
+	profiled, prof := run(true)
+	assert.Equal(t, plain, profiled)
+	calls := map[string]int{}
+	for _, o := range prof {
+		calls[o.Op] = o.Calls
+		assert.GreaterOrEqual(t, o.Time, time.Duration(0))
+	}
+	t.Logf("profile: %v", prof)
+	// Two linear layers: two matmuls forward per step; four parameters.
+	assert.Equal(t, 2*3, calls["matmul forward"], "matmul forward calls")
+	assert.Equal(t, 4*3, calls["optimizer update"], "optimizer update calls")
+	assert.Positive(t, calls["matmul backward"], "matmul backward calls")
+	for i := 1; i < len(prof); i++ {
+		assert.GreaterOrEqual(t, prof[i-1].Time, prof[i].Time, "sorted by time")
 	}
 }

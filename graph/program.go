@@ -34,6 +34,7 @@ type Program struct {
 	step     int
 	lossHost [1]float32
 	mem      Memory
+	prof     *profiler // nil unless SetProfile(true)
 }
 
 type inputState struct {
@@ -175,7 +176,13 @@ func (p *Program) clearFed() {
 
 func (p *Program) run(from, to int) error {
 	for i := from; i < to; i++ {
-		if err := p.instrs[i].run(); err != nil {
+		var err error
+		if p.prof != nil {
+			err = p.timed(p.profileKey(i), p.instrs[i].run)
+		} else {
+			err = p.instrs[i].run()
+		}
+		if err != nil {
 			n := p.instrs[i].node
 			if n != nil {
 				return fmt.Errorf("graph: op %s: %w", n.describe(), err)
@@ -240,7 +247,16 @@ func (p *Program) Step() (float32, error) {
 			if ps.grad == nil {
 				continue
 			}
-			if err := opt.Update(p.be, ps.slot.buf, ps.grad.buf, ps.state, ps.node.shape.Size(), p.step, lr, ps.node.Decays()); err != nil {
+			update := func() error {
+				return opt.Update(p.be, ps.slot.buf, ps.grad.buf, ps.state, ps.node.shape.Size(), p.step, lr, ps.node.Decays())
+			}
+			var err error
+			if p.prof != nil {
+				err = p.timed("optimizer update", update)
+			} else {
+				err = update()
+			}
+			if err != nil {
 				return loss, fmt.Errorf("graph: step %d: update of %q: %w", p.step, ps.node.name, err)
 			}
 		}

@@ -119,6 +119,7 @@ type gptTrainConfig struct {
 	valTokens                      int
 	logPath, plotPath              string
 	peakTFLOPS                     float64
+	profile                        int
 }
 
 // resumeFlags are the flags a resumed run takes from the checkpoint unless
@@ -165,6 +166,7 @@ func runGPTTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.logPath, "log", "", "write every step (step, loss, lr, tokens/s, elapsed, val_loss) to this file: JSON lines if it ends in .jsonl, else CSV")
 	fs.StringVar(&c.plotPath, "plot", "", "write the loss curves to this PNG file")
 	fs.Float64Var(&c.peakTFLOPS, "peak-tflops", 0, "the device's peak TFLOP/s for MFU (0: known GPUs only)")
+	fs.IntVar(&c.profile, "profile", 0, "time each op over this many steps after the first (synchronising after each: slower steps) and print where the time went")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gotrain gpt train [flags]\n\nTrains a GPT-2 on text (default: the Go sources), with a BPE tokenizer trained on the\ntraining split, and reports the validation loss in bits per byte next to gzip -9.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -656,6 +658,7 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 	valCurve := plot.Series{Name: "validation loss"}
 	start := time.Now()
 	tokPerStep := float64(B * T)
+	var profile []graph.OpTime
 	for prog.StepCount() < c.stopAfter {
 		from := prog.StepCount()
 		to := c.stopAfter
@@ -674,10 +677,17 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 				return err
 			}
 			lr := prog.LR()
+			if c.profile > 0 && prog.StepCount() == 1 {
+				prog.SetProfile(true)
+			}
 			t0 := time.Now()
 			l, err := prog.Step()
 			if err != nil {
 				return err
+			}
+			if c.profile > 0 && prog.StepCount() == 1+c.profile {
+				profile = prog.Profile()
+				prog.SetProfile(false)
 			}
 			dt := time.Since(t0).Seconds()
 			sum += float64(l)
@@ -729,6 +739,9 @@ func trainGPT(c *gptTrainConfig, fs *flag.FlagSet, set map[string]bool, stdout, 
 		}
 	}
 	trained := time.Since(start)
+	if profile != nil {
+		printProfile(stdout, profile, c.profile)
+	}
 
 	t0 := time.Now()
 	val, err := finalSet.loss(evalProg, evalLoss)
@@ -918,4 +931,19 @@ func runGPTEval(args []string, stdout, stderr io.Writer) error {
 		l, math.Exp(l), bpb, thousands(float64(set.predicted())), thousands(float64(set.bytes)), time.Since(t0).Round(time.Millisecond), ck.Step)
 	fmt.Fprintf(stdout, "gzip -9 on the validation text: %.3f bits/byte (%s -> %s bytes)\n", gz, thousands(float64(raw)), thousands(float64(packed)))
 	return nil
+}
+
+// printProfile prints where the profiled steps' time went, by op and pass.
+func printProfile(w io.Writer, prof []graph.OpTime, steps int) {
+	var total time.Duration
+	for _, o := range prof {
+		total += o.Time
+	}
+	fmt.Fprintf(w, "profile of %d steps (each op synchronised, so %.1f ms/step here is more than a real step):\n",
+		steps, float64(total.Microseconds())/1e3/float64(steps))
+	fmt.Fprintf(w, "  %-28s %8s %12s %7s\n", "op", "calls", "ms/step", "share")
+	for _, o := range prof {
+		fmt.Fprintf(w, "  %-28s %8d %12.3f %6.1f%%\n", o.Op, o.Calls/steps,
+			float64(o.Time.Microseconds())/1e3/float64(steps), 100*float64(o.Time)/float64(total))
+	}
 }

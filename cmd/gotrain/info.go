@@ -32,7 +32,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if i.Emulated {
 		kind = "cudaemu (the CUDA kernels emulated on the CPU)"
 	}
-	fmt.Fprintf(stdout, "%s: %s, compute capability %d.%d, %.1f GiB, driver %s, cuBLAS %s\n",
+	fmt.Fprintf(stdout, "%s: %s, compute capability %d.%d, %.1f GiB, driver %s, %s\n",
 		kind, i.Name, i.ComputeCapability[0], i.ComputeCapability[1], float64(i.MemoryBytes)/(1<<30), i.Driver, i.CUBLAS)
 	return nil
 }
