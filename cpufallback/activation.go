@@ -155,18 +155,7 @@ func (b *Backend) GELUForward(y, x kernels.Buffer, n int) error {
 }
 
 func geluRange(t *task, _, lo, hi int) {
-	y, x := t.f[0][lo:hi], t.f[1][lo:hi]
-	var buf [blk]float64
-	for i0 := 0; i0 < len(x); i0 += blk {
-		xb := x[i0:min(i0+blk, len(x))]
-		b := buf[:len(xb)]
-		widen(b, xb)
-		for i, v := range b {
-			s, _, _ := geluSig(v)
-			b[i] = v * s
-		}
-		narrow(y[i0:i0+len(b)], b)
-	}
+	geluVec(t.f[0][lo:hi], t.f[1][lo:hi])
 }
 
 // GELUBackward implements kernels.Activations. The derivative is computed in
@@ -176,19 +165,7 @@ func (b *Backend) GELUBackward(dx, dy, x kernels.Buffer, n int) error {
 }
 
 func geluBackwardRange(t *task, _, lo, hi int) {
-	dx, dy, x := t.f[0][lo:hi], t.f[1][lo:hi], t.f[2][lo:hi]
-	var buf [blk]float64
-	for i0 := 0; i0 < len(x); i0 += blk {
-		xb := x[i0:min(i0+blk, len(x))]
-		b := buf[:len(xb)]
-		widen(b, xb)
-		for i, v := range b {
-			s, sm, du := geluSig(v)
-			b[i] = s + 2*v*s*sm*du
-		}
-		i1 := i0 + len(b)
-		accumulateProduct(dx[i0:i1], dy[i0:i1], b)
-	}
+	geluBackwardVec(t.f[0][lo:hi], t.f[1][lo:hi], t.f[2][lo:hi])
 }
 
 // TanhForward implements kernels.Activations, with tanh64.

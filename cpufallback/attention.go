@@ -7,44 +7,61 @@ import (
 	"github.com/gotrain/gotrain/kernels"
 )
 
-// Causal self-attention, FlashAttention style, on the CPU.
+// Causal self-attention on the CPU.
 //
-// Forward: each query row (b, h, t) is one unit of work. Its scores against
-// keys 0..t are computed attnTile at a time into a stack array and folded
-// into out with the online softmax (running maximum m and sum z, the
-// accumulator rescaled when m grows), so nothing of size T is stored. Rows
-// cost t+1 key visits; units are ordered so that every contiguous range of
-// them mixes short and long rows (0, T-1, 1, T-2, ... within each (b, h)),
-// which balances the pool's contiguous chunks.
+// The unit of work is one (batch, head) pair, whose K (and, backward, V)
+// rows are first copied transposed into a per-chunk scratch, kt[d·T+j] =
+// K[j][d]. Then every loop over keys runs along a contiguous row of kt, so
+// the scores of a query, s[j] = Σ_d q[d]·K[j][d] for j <= t, are HS axpys
+// of length t+1 (vaxpy: 8 keys per AVX2 instruction) with no horizontal
+// sums; likewise dp, and the gradients of K and V are accumulated
+// transposed. Softmax rows are computed whole (T floats of scratch), not
+// tiled: a CPU has the cache for it.
 //
-// Backward: each (b, h) is one unit. For each key t2 it walks the queries
-// t >= t2, recomputing p = exp(s - lse[t]) and ds = p·(dp - D[t]), and
-// accumulating dk and dv of t2 in a local sum (added to dqkv once) and dq of
-// every query in a per-chunk [T, HS] scratch (added to dqkv at the end of
-// the (b, h)). Every gradient element receives one += of its complete sum,
-// in an order fixed by the loop, so the result is deterministic and does
-// not depend on the number of workers. The scratch comes from a package
-// sync.Pool (the pool's task has no field for it) and only grows, so
-// steady-state calls allocate nothing; a garbage collection may empty the
-// pool, which costs one allocation on the next call.
+// Forward, for each query t: s as above, m = max s, p = e^(scale·(s-m)),
+// out = Σ_j p[j]·V[j] / Σ p, lse = scale·m + log Σ p.
 //
-// Exponentials use exp64 (below), not math.Exp: see there why.
+// Backward, for each query t: p = e^(scale·s - lse[t]) recomputed, dp[j] =
+// dout[t]·V[j], ds = p·(dp - D[t])·scale with D[t] = dout[t]·out[t]; then
+// dq[t] = Σ_j ds[j]·K[j], dK[j] += ds[j]·q[t] and dV[j] += p[j]·dout[t].
+// dq is added to dqkv per query, dK and dV once per (b, h) at the end.
+// Every gradient element receives one += of its complete sum, in an order
+// fixed by the loops, so the result is deterministic and does not depend on
+// the number of workers.
+//
+// The scratch comes from a package sync.Pool (the pool's task has no field
+// for it) and only grows, so steady-state calls allocate nothing; a garbage
+// collection may empty the pool, which costs one allocation on the next
+// call. Exponentials use vexpShift (vec.go).
 
-// attnTile is the number of scores the forward holds on the stack at a time.
-const attnTile = 128
-
-// attnGrainWork is the work (multiply-adds, counting an exp as 16) below
-// which a chunk is not worth a worker.
-const attnGrainWork = 1 << 16
-
-// attnScratch is the backward's per-call scratch: for each chunk, dq
-// [T, HS], D [T], dk and dv [HS].
+// attnScratch is a call's per-chunk scratch.
 type attnScratch struct{ buf []float32 }
 
 var attnScratchPool = sync.Pool{New: func() any { return new(attnScratch) }}
 
-// attnRowWork is the approximate work of an average query row.
-func attnRowWork(T, HS int) int { return max(1, (T+1)/2) * (2*HS + 16) }
+// attnScratchFor returns k chunks of per floats each from the pool; give it
+// back with attnScratchPool.Put.
+func attnScratchFor(k, per int) *attnScratch {
+	sc := attnScratchPool.Get().(*attnScratch)
+	if len(sc.buf) < k*per {
+		sc.buf = make([]float32, k*per)
+	}
+	return sc
+}
+
+// attnForwardScratch and attnBackwardScratch are the floats one chunk needs.
+func attnForwardScratch(T, HS int) int  { return T*HS + T }
+func attnBackwardScratch(T, HS int) int { return 4*T*HS + 2*T + HS }
+
+// transposeRows sets dst[d·T+j] = src[base+j·stride+d] for j < T, d < HS.
+func transposeRows(dst, src []float32, base, stride, T, HS int) {
+	for j := 0; j < T; j++ {
+		row := src[base+j*stride : base+j*stride+HS]
+		for d, v := range row {
+			dst[d*T+j] = v
+		}
+	}
+}
 
 // AttentionForward implements kernels.Attention.
 func (b *Backend) AttentionForward(out, lse, qkv kernels.Buffer, B, T, NH, HS int) error {
@@ -65,65 +82,56 @@ func (b *Backend) AttentionForward(out, lse, qkv kernels.Buffer, B, T, NH, HS in
 	if err != nil || nlse == 0 {
 		return err
 	}
-	t := b.pool.task(attentionRows)
-	t.f[0], t.f[1], t.f[2] = os, ls, qs
+	units := B * NH
+	k := min(b.pool.workers, units, maxChunks)
+	per := attnForwardScratch(T, HS)
+	sc := attnScratchFor(k, per)
+	t := b.pool.task(attentionForwardHeads)
+	t.f[0], t.f[1], t.f[2], t.f[3] = os, ls, qs, sc.buf[:k*per]
 	t.n[0], t.n[1], t.n[2] = T, NH, HS
 	t.s[0] = float32(1 / math.Sqrt(float64(HS)))
-	b.pool.run(t, nlse, max(1, attnGrainWork/attnRowWork(T, HS)))
+	if k <= 1 {
+		clearUpper()
+		attentionForwardHeads(t, 0, 0, units)
+	} else {
+		b.pool.runChunks(t, units, k)
+	}
+	t.f[3] = nil
+	attnScratchPool.Put(sc)
 	return nil
 }
 
-// attentionRows computes query rows [lo, hi) in the balanced order.
-func attentionRows(t *task, _, lo, hi int) {
+// attentionForwardHeads computes the (b, h) pairs [lo, hi).
+func attentionForwardHeads(t *task, chunk, lo, hi int) {
 	out, lse, qkv := t.f[0], t.f[1], t.f[2]
 	T, NH, HS := t.n[0], t.n[1], t.n[2]
 	scale := t.s[0]
 	C := NH * HS
 	C3 := 3 * C
-	var sc [attnTile]float32
-	for u := lo; u < hi; u++ {
-		bh, j := u/T, u%T
-		tq := j / 2
-		if j%2 == 1 {
-			tq = T - 1 - j/2
-		}
+	per := attnForwardScratch(T, HS)
+	sc := t.f[3][chunk*per : (chunk+1)*per]
+	kt, s := sc[:T*HS], sc[T*HS:]
+	for bh := lo; bh < hi; bh++ {
 		bb, h := bh/NH, bh%NH
-		base := bb*T*C3 + h*HS // q of position 0 of this (b, h)
-		q := qkv[base+tq*C3 : base+tq*C3+HS]
-		o := out[(bb*T+tq)*C+h*HS : (bb*T+tq)*C+h*HS+HS]
-		var m float32
-		var z float64
-		for j0 := 0; j0 <= tq; j0 += attnTile {
-			s := sc[:min(attnTile, tq+1-j0)]
-			mt := float32(math.Inf(-1))
-			for jj := range s {
-				k := base + C + (j0+jj)*C3
-				v := dot32(q, qkv[k:k+HS]) * scale
-				s[jj] = v
-				if v > mt {
-					mt = v
-				}
+		qb := bb*T*C3 + h*HS // q of position 0 of this (b, h)
+		vb := qb + 2*C
+		transposeRows(kt, qkv, qb+C, C3, T, HS)
+		for tq := 0; tq < T; tq++ {
+			n := tq + 1
+			q := qkv[qb+tq*C3 : qb+tq*C3+HS]
+			st := s[:n]
+			matvecT(st, q, kt, T)
+			m := maxF32(st)
+			z := vexpShift(st, st, scale, m*scale)
+			o := out[(bb*T+tq)*C+h*HS : (bb*T+tq)*C+h*HS+HS]
+			clear(o)
+			gemvRows(o, st, qkv, vb, C3)
+			inv := float32(1 / z)
+			for i := range o {
+				o[i] *= inv
 			}
-			switch {
-			case j0 == 0:
-				m = mt
-				clear(o)
-			case mt > m:
-				r := exp64(float64(m) - float64(mt))
-				z *= r
-				scal32(o, float32(r))
-				m = mt
-			}
-			mf := float64(m)
-			for jj, v := range s {
-				p := float32(exp64(float64(v) - mf))
-				z += float64(p)
-				vo := base + 2*C + (j0+jj)*C3
-				axpy32(o, p, qkv[vo:vo+HS])
-			}
+			lse[bh*T+tq] = float32(float64(m*scale) + math.Log(z))
 		}
-		scal32(o, float32(1/z))
-		lse[bh*T+tq] = float32(float64(m) + math.Log(z))
 	}
 }
 
@@ -156,16 +164,14 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B,
 	}
 	units := B * NH
 	k := min(b.pool.workers, units, maxChunks)
-	per := T*HS + T + 2*HS
-	sc := attnScratchPool.Get().(*attnScratch)
-	if len(sc.buf) < k*per {
-		sc.buf = make([]float32, k*per)
-	}
+	per := attnBackwardScratch(T, HS)
+	sc := attnScratchFor(k, per)
 	t := b.pool.task(attentionBackwardHeads)
 	t.f[0], t.f[1], t.f[2], t.f[3], t.f[4], t.f[5] = dqs, ds, qs, os, ls, sc.buf[:k*per]
 	t.n[0], t.n[1], t.n[2] = T, NH, HS
 	t.s[0] = float32(1 / math.Sqrt(float64(HS)))
 	if k <= 1 {
+		clearUpper()
 		attentionBackwardHeads(t, 0, 0, units)
 	} else {
 		b.pool.runChunks(t, units, k)
@@ -182,116 +188,47 @@ func attentionBackwardHeads(t *task, chunk, lo, hi int) {
 	scale := t.s[0]
 	C := NH * HS
 	C3 := 3 * C
-	per := T*HS + T + 2*HS
+	per := attnBackwardScratch(T, HS)
 	sc := t.f[5][chunk*per : (chunk+1)*per]
-	dq, D := sc[:T*HS], sc[T*HS:T*HS+T]
-	dk, dv := sc[T*HS+T:T*HS+T+HS], sc[T*HS+T+HS:per]
+	kt, vt := sc[:T*HS], sc[T*HS:2*T*HS]
+	dkt, dvt := sc[2*T*HS:3*T*HS], sc[3*T*HS:4*T*HS]
+	p, dp := sc[4*T*HS:4*T*HS+T], sc[4*T*HS+T:4*T*HS+2*T]
+	dq := sc[4*T*HS+2*T : per]
 	for bh := lo; bh < hi; bh++ {
 		bb, h := bh/NH, bh%NH
 		qb := bb*T*C3 + h*HS // q of position 0
 		kb, vb := qb+C, qb+2*C
 		ob := bb*T*C + h*HS // out and dout of position 0
-		ls := lse[bh*T : bh*T+T]
-		clear(dq)
-		for tq := range D {
-			o := ob + tq*C
-			D[tq] = float32(dot64(dout[o:o+HS], out[o:o+HS]))
-		}
-		for t2 := 0; t2 < T; t2++ {
-			k := qkv[kb+t2*C3 : kb+t2*C3+HS]
-			v := qkv[vb+t2*C3 : vb+t2*C3+HS]
-			clear(dk)
-			clear(dv)
-			for tq := t2; tq < T; tq++ {
-				q := qkv[qb+tq*C3 : qb+tq*C3+HS]
-				do := dout[ob+tq*C : ob+tq*C+HS]
-				s, dp := dot2x32(q, k, do, v)
-				p := float32(exp64(float64(s*scale) - float64(ls[tq])))
-				g := p * (dp - D[tq]) * scale
-				axpy32(dq[tq*HS:tq*HS+HS], g, k)
-				axpy2x32(dk, g, q, dv, p, do)
-			}
-			accumulate(dqkv[kb+t2*C3:kb+t2*C3+HS], dk)
-			accumulate(dqkv[vb+t2*C3:vb+t2*C3+HS], dv)
-		}
+		transposeRows(kt, qkv, kb, C3, T, HS)
+		transposeRows(vt, qkv, vb, C3, T, HS)
+		clear(dkt)
+		clear(dvt)
 		for tq := 0; tq < T; tq++ {
-			accumulate(dqkv[qb+tq*C3:qb+tq*C3+HS], dq[tq*HS:tq*HS+HS])
+			n := tq + 1
+			q := qkv[qb+tq*C3 : qb+tq*C3+HS]
+			do := dout[ob+tq*C : ob+tq*C+HS]
+			D := float32(dot64(do, out[ob+tq*C:ob+tq*C+HS]))
+			pt, dpt := p[:n], dp[:n]
+			matvecT(pt, q, kt, T)
+			matvecT(dpt, do, vt, T)
+			vexpShift(pt, pt, scale, lse[bh*T+tq])
+			for j, pj := range pt {
+				dpt[j] = pj * (dpt[j] - D) * scale // ds
+			}
+			clear(dq)
+			gemvRows(dq, dpt, qkv, kb, C3)
+			accumulate(dqkv[qb+tq*C3:qb+tq*C3+HS], dq)
+			ger(dkt, T, q, dpt)
+			ger(dvt, T, do, pt)
 		}
-	}
-}
-
-// dot32 returns Σ a[i]*b[i] in float32, in four lanes (len(b) >= len(a)).
-func dot32(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		p, q := a[i:i+4:i+4], b[i:i+4:i+4]
-		s0 += p[0] * q[0]
-		s1 += p[1] * q[1]
-		s2 += p[2] * q[2]
-		s3 += p[3] * q[3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// dot2x32 returns dot32(a, b) and dot32(c, d) in one pass (all of len(a)).
-func dot2x32(a, b, c, d []float32) (float32, float32) {
-	b, c, d = b[:len(a)], c[:len(a)], d[:len(a)]
-	var s0, s1, s2, s3, t0, t1, t2, t3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		p, q := a[i:i+4:i+4], b[i:i+4:i+4]
-		x, y := c[i:i+4:i+4], d[i:i+4:i+4]
-		s0 += p[0] * q[0]
-		s1 += p[1] * q[1]
-		s2 += p[2] * q[2]
-		s3 += p[3] * q[3]
-		t0 += x[0] * y[0]
-		t1 += x[1] * y[1]
-		t2 += x[2] * y[2]
-		t3 += x[3] * y[3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-		t0 += c[i] * d[i]
-	}
-	return (s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3)
-}
-
-// axpy32 sets y[i] += a*x[i] (len(x) >= len(y)).
-func axpy32(y []float32, a float32, x []float32) {
-	x = x[:len(y)]
-	i := 0
-	for ; i+4 <= len(y); i += 4 {
-		p, q := y[i:i+4:i+4], x[i:i+4:i+4]
-		p[0] += a * q[0]
-		p[1] += a * q[1]
-		p[2] += a * q[2]
-		p[3] += a * q[3]
-	}
-	for ; i < len(y); i++ {
-		y[i] += a * x[i]
-	}
-}
-
-// axpy2x32 sets y[i] += a*x[i] and z[i] += b*w[i] in one pass (all of
-// len(y)).
-func axpy2x32(y []float32, a float32, x, z []float32, b float32, w []float32) {
-	x, z, w = x[:len(y)], z[:len(y)], w[:len(y)]
-	for i := range y {
-		y[i] += a * x[i]
-		z[i] += b * w[i]
-	}
-}
-
-// scal32 sets y[i] *= a.
-func scal32(y []float32, a float32) {
-	for i := range y {
-		y[i] *= a
+		for j := 0; j < T; j++ {
+			dk := dqkv[kb+j*C3 : kb+j*C3+HS]
+			dv := dqkv[vb+j*C3 : vb+j*C3+HS]
+			for d := range HS {
+				dk[d] += dkt[d*T+j]
+				dv[d] += dvt[d*T+j]
+			}
+		}
 	}
 }
 
