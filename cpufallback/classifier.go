@@ -7,8 +7,8 @@ import (
 )
 
 // ClassifierForwardBackward implements kernels.Classifier in one pass per
-// row plus the scaling: the exponentials (exp64, see attention.go) are
-// summed in float64 and stored in place as float32, then each is multiplied
+// row plus the scaling: the exponentials (vexpShift, see vec.go) are
+// summed in float64 and stored in place, then each is multiplied
 // by dlossScale/z. The label's column is recomputed in float64 from its
 // unrounded exponential as dlossScale·(p - 1).
 func (b *Backend) ClassifierForwardBackward(losses, logits, labels kernels.Buffer, dlossScale float32, rows, V int) error {
@@ -50,13 +50,9 @@ func classifierRows(t *task, _, lo, hi int) {
 		if ok {
 			xl = x[label]
 		}
-		m := float64(rowMax(x))
-		var z float64
-		for c, v := range x {
-			e := exp64(float64(v) - m)
-			z += e
-			x[c] = float32(e)
-		}
+		mf := rowMax(x)
+		m := float64(mf)
+		z := vexpShift(x, x, 1, mf)
 		k := float32(float64(scale) / z)
 		for c := range x {
 			x[c] *= k

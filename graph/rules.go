@@ -77,13 +77,22 @@ func init() {
 		x, b := n.in[0], n.in[1]
 		r, cols := x.shape.rowsCols()
 		dy := c.grad(n)
-		if c.needs(x) {
-			dx, size := c.grad(x), x.shape.Size()
-			c.emit(n, nil, func() error { return c.be.Axpy(dx.buf, 1, dy.buf, size) }, dx, dy)
-		}
 		if c.needs(b) {
 			db := c.grad(b)
 			c.emit(n, nil, func() error { return c.be.BiasAddBackward(db.buf, dy.buf, r, cols) }, db, dy)
+		}
+		if c.needs(x) {
+			if c.grads[x.id] == nil && x.op != opParam && x.op != opReshape {
+				// dx = dy, and nothing has added to dx yet: x's gradient
+				// is dy's buffer from here on (later consumers of x add
+				// to it after db above has read it). Saves a fill and an
+				// axpy over the whole activation.
+				c.grads[x.id] = dy
+				c.emit(n, nil, func() error { return nil }, dy)
+				return
+			}
+			dx, size := c.grad(x), x.shape.Size()
+			c.emit(n, nil, func() error { return c.be.Axpy(dx.buf, 1, dy.buf, size) }, dx, dy)
 		}
 	}
 
