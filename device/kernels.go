@@ -172,7 +172,8 @@ func (b *Backend) BiasAddBackward(dbias, dy kernels.Buffer, rows, cols int) erro
 		return c.err
 	}
 	b.a.reset().p(pdb).p(pdy).i(rows).i(cols)
-	return b.launch(c.op, "bias_add_backward_f32", columnsGrid(cols), blockSize)
+	// COLUMN TILES: 32 columns per block of 1024 threads (see kernels/bias.cu).
+	return b.launch(c.op, "bias_add_backward_f32", min((cols+31)/32, maxGrid), 1024)
 }
 
 // binary launches an ELEMENTWISE kernel (y, a, b, n).

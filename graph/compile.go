@@ -77,6 +77,8 @@ type compiler struct {
 	slots    []*slot
 	instrs   []instr
 	err      error
+
+	gradArena []*slot // the parameters' gradients, views into one buffer (Program.gradArena)
 }
 
 func (c *compiler) failf(format string, args ...any) {
@@ -126,7 +128,15 @@ func (c *compiler) grad(n *Node) *slot {
 		c.grads[n.id] = s
 		return s
 	}
-	s := c.newSlot("d"+n.Name(), kernels.F32, n.shape.Size(), n.op == opParam)
+	if n.op == opParam {
+		// A view into the gradient arena, zeroed with the others by one
+		// fill at the start of the backward pass (Compile).
+		s := c.newSlot("d"+n.Name(), kernels.F32, n.shape.Size(), true)
+		c.grads[n.id] = s
+		c.gradArena = append(c.gradArena, s)
+		return s
+	}
+	s := c.newSlot("d"+n.Name(), kernels.F32, n.shape.Size(), false)
 	c.grads[n.id] = s
 	size := n.shape.Size()
 	c.emit(n, nil, func() error { return c.be.Fill(s.buf, 0, size) }, s)
@@ -298,6 +308,8 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 		dl := c.newSlot("d"+cfg.Loss.Name(), kernels.F32, 1, true)
 		c.grads[cfg.Loss.id] = dl
 		c.emit(cfg.Loss, nil, func() error { return be.Fill(dl.buf, 1, 1) }, dl)
+		zeroAt := len(c.instrs) // the gradient arena's fill, once its size is known
+		c.emit(nil, nil, func() error { return nil })
 		for i := len(g.nodes) - 1; i >= 0; i-- {
 			n := g.nodes[i]
 			if !live[n.id] || !c.need[n.id] || c.grads[n.id] == nil {
@@ -315,6 +327,12 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 		for _, ps := range p.paramOrder {
 			ps.grad = c.grads[ps.node.id]
 		}
+		for _, s := range c.gradArena {
+			p.gradSize += s.size
+		}
+		if size := p.gradSize; size > 0 {
+			c.instrs[zeroAt].run = func() error { return be.Fill(p.gradArena, 0, size) }
+		}
 	}
 	p.nBackward = len(c.instrs)
 
@@ -323,15 +341,11 @@ func Compile(g *Graph, be kernels.Backend, cfg Config) (*Program, error) {
 		acc := c.newSlot("grad_norm_sq", kernels.F32, 1, true)
 		p.normSq = acc
 		c.emit(nil, nil, func() error { return be.Fill(acc.buf, 0, 1) }, acc)
-		for _, ps := range p.paramOrder {
-			if gs, size := ps.grad, ps.node.shape.Size(); gs != nil {
-				c.emit(ps.node, nil, func() error { return be.SumSquares(acc.buf, gs.buf, size) }, gs, acc)
-			}
-		}
-		for _, ps := range p.paramOrder {
-			if gs, size, mx := ps.grad, ps.node.shape.Size(), cfg.ClipNorm; gs != nil {
-				c.emit(ps.node, nil, func() error { return be.ClipByGlobalNorm(gs.buf, acc.buf, mx, size) }, gs, acc)
-			}
+		// Every trainable parameter's gradient is in the arena (grad), and
+		// nothing else is: one reduction and one scaling cover them all.
+		if size, mx := p.gradSize, cfg.ClipNorm; size > 0 {
+			c.emit(nil, nil, func() error { return be.SumSquares(acc.buf, p.gradArena, size) }, acc)
+			c.emit(nil, nil, func() error { return be.ClipByGlobalNorm(p.gradArena, acc.buf, mx, size) }, acc)
 		}
 	}
 	p.instrs = c.instrs
@@ -384,6 +398,24 @@ func (c *compiler) allocate() error {
 		if err := be.WriteF32(buf, host); err != nil {
 			return fmt.Errorf("graph: compile: param %q: %w", n.name, err)
 		}
+	}
+	if p.gradSize > 0 {
+		arena, err := be.Alloc(kernels.F32, p.gradSize)
+		if err != nil {
+			return fmt.Errorf("graph: compile: parameter gradients (%d floats): %w", p.gradSize, err)
+		}
+		if err := be.Fill(arena, 0, p.gradSize); err != nil {
+			return err
+		}
+		p.gradArena = arena
+		off := 0
+		for _, s := range c.gradArena {
+			if s.buf, err = be.View(arena, off, s.size); err != nil {
+				return fmt.Errorf("graph: compile: gradient %q: %w", s.name, err)
+			}
+			off += s.size
+		}
+		p.mem.Persistent += int64(p.gradSize * 4)
 	}
 	for _, s := range c.slots {
 		if !s.persistent || s.buf != nil {

@@ -30,6 +30,8 @@ type Program struct {
 	loss       *slot
 	normSq     *slot
 	arena      kernels.Buffer
+	gradArena  kernels.Buffer // every trainable parameter's gradient, in compile order
+	gradSize   int
 
 	step     int
 	lossHost [1]float32

@@ -6,14 +6,15 @@
 // column of each thread's element is tracked incrementally across the
 // grid-stride loop (one modulo per thread, not per element). y may be x.
 //
-// bias_add_backward_f32 (COLUMNS, blockDim = (256,1,1), gridDim.x =
-// ceil(cols/256), grid-stride over columns so any grid is correct):
-// dbias[c] += sum_r dy[r,c]. One thread owns a column and walks the rows in
-// order with four accumulators (rows r = 0,1,2,3 mod 4) summed in a fixed
-// order, so the result is deterministic; a warp's loads of one row are
-// coalesced. A null dbias is skipped.
-// Constraint: rows, cols >= 0. Note the COLUMNS shape gives few blocks when
-// cols is small and rows large (bandwidth-bound by parallelism, not bytes).
+// bias_add_backward_f32 (COLUMN TILES, blockDim = (1024,1,1) or any
+// multiple of 32 up to 1024, gridDim.x = ceil(cols/32), grid-stride over
+// tiles so any grid is correct): dbias[c] += sum_r dy[r,c]. A block owns 32
+// columns, one per lane; its warp w takes rows w, w+W, w+2W, ... (W warps)
+// with four accumulators, so a warp's loads of a row are one coalesced
+// 128-byte line and up to 4·W lines per block are in flight. The W partial
+// sums of a column are then added in warp order through shared memory, so
+// the result is deterministic. A null dbias is skipped.
+// Constraint: rows, cols >= 0.
 #include "common.cuh"
 
 extern "C" __global__ void bias_add_f32(float* y, const float* x, const float* bias, int rows, int cols) {
@@ -45,23 +46,37 @@ extern "C" __global__ void bias_add_f32(float* y, const float* x, const float* b
 }
 
 extern "C" __global__ void bias_add_backward_f32(float* dbias, const float* dy, int rows, int cols) {
+  __shared__ float part[32][33];
   if (dbias == nullptr) return;
-  const long long ld = cols;
-  for (long long c = gt_global_tid(); c < cols; c += gt_grid_stride()) {
-    const float* p = dy + c;
+  const int lane = threadIdx.x & 31;
+  const int w = threadIdx.x >> 5;
+  const int nw = blockDim.x >> 5;
+  const long long step = (long long)nw * cols;
+  for (long long c0 = (long long)blockIdx.x * 32; c0 < cols; c0 += (long long)gridDim.x * 32) {
+    const long long c = c0 + lane;
     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      a0 += p[0];
-      a1 += p[ld];
-      a2 += p[2 * ld];
-      a3 += p[3 * ld];
-      p += 4 * ld;
+    if (c < cols) {
+      const float* p = dy + (long long)w * cols + c;
+      int r = w;
+      for (; r + 3 * nw < rows; r += 4 * nw) {
+        a0 += p[0];
+        a1 += p[step];
+        a2 += p[2 * step];
+        a3 += p[3 * step];
+        p += 4 * step;
+      }
+      for (; r < rows; r += nw) {
+        a0 += p[0];
+        p += step;
+      }
     }
-    for (; r < rows; r++) {
-      a0 += p[0];
-      p += ld;
+    part[w][lane] = (a0 + a1) + (a2 + a3);
+    __syncthreads();
+    if (w == 0 && c < cols) {
+      float s = 0.0f;
+      for (int i = 0; i < nw; i++) s += part[i][lane];
+      dbias[c] += s;
     }
-    dbias[c] += (a0 + a1) + (a2 + a3);
+    __syncthreads();
   }
 }

@@ -3,4 +3,4 @@
 package emu
 
 // SourcesHash is HashSources("kernels") when this file was generated.
-const SourcesHash = "b1ea9e675a2d66d23b80d5a36465bdf6328005d9228a612c80ac5456d0a49444"
+const SourcesHash = "25f3bd89dd8bbeb4aa08b3323c8b3bb58f6377adc8683d053d88e6c24d4c0d39"
