@@ -93,3 +93,37 @@ func benchMatMul(b *testing.B, be *cpufallback.Backend, p kernels.MatMulParams) 
 	flops := 2 * float64(bt) * float64(p.M) * float64(p.N) * float64(p.K)
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkMatMulGPT times the products of one training step of the default
+// GPT (gotrain gpt train: B·T = 1024 rows, C = 128, vocabulary 2048): for
+// each linear layer (qkv 128→384, attention projection 128→128, MLP
+// 128→512 and 512→128) and the tied output layer, the forward product and
+// the two gradients, as graph.Compile issues them. FLOPs: 2·M·N·K.
+func BenchmarkMatMulGPT(b *testing.B) {
+	const rows, C, V = 1024, 128, 2048
+	type shape struct {
+		name string
+		p    kernels.MatMulParams
+	}
+	var shapes []shape
+	for _, l := range [][2]int{{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}} {
+		in, out := l[0], l[1]
+		shapes = append(shapes,
+			shape{fmt.Sprintf("fwd_%dx%dx%d", rows, out, in), kernels.MatMulParams{M: rows, N: out, K: in, Alpha: 1}},
+			shape{fmt.Sprintf("dX_%dx%dx%dT", rows, in, out), kernels.MatMulParams{M: rows, N: in, K: out, TransB: true, Alpha: 1, Beta: 1}},
+			shape{fmt.Sprintf("dW_%dTx%dx%d", in, out, rows), kernels.MatMulParams{M: in, N: out, K: rows, TransA: true, Alpha: 1, Beta: 1}},
+		)
+	}
+	shapes = append(shapes,
+		shape{"logits_1024x2048x128T", kernels.MatMulParams{M: rows, N: V, K: C, TransB: true, Alpha: 1}},
+		shape{"dX_1024x128x2048", kernels.MatMulParams{M: rows, N: C, K: V, Alpha: 1, Beta: 1}},
+		shape{"dWte_2048Tx128x1024", kernels.MatMulParams{M: V, N: C, K: rows, TransA: true, Alpha: 1, Beta: 1}},
+	)
+	for _, s := range shapes {
+		for _, threads := range threadCounts {
+			b.Run(fmt.Sprintf("%s/threads=%d", s.name, threads), func(b *testing.B) {
+				benchMatMul(b, cpufallback.New(threads), s.p)
+			})
+		}
+	}
+}
