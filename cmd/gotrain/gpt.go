@@ -147,7 +147,7 @@ func runGPTTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.tokenizer, "tokenizer", "", "folder with a GPT-2 tokenizer (vocab.json, merges.txt) to use instead of training one")
 	fs.IntVar(&c.batch, "batch", 8, "sequences per batch (B)")
 	fs.IntVar(&c.seq, "seq", 0, "tokens per sequence (T; 0: the preset's context)")
-	fs.IntVar(&c.steps, "steps", 5000, "training steps (the cosine schedule ends there)")
+	fs.IntVar(&c.steps, "steps", 6000, "training steps (the cosine schedule ends there)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop after this step (0: at -steps), saving a checkpoint to -resume from")
 	fs.Float64Var(&c.lr, "lr", 4e-3, "peak learning rate (AdamW, betas 0.9 and 0.95)")
 	fs.Float64Var(&c.minLR, "min-lr", 0.1, "final learning rate, as a fraction of -lr")
