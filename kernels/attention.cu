@@ -48,6 +48,10 @@
 //   kv       hs32: 32 x 32 (26880), hs64: 32 x 32 (43264), hs128: 16 x 16 (35968)
 //   q        hs32: 32 x 32 (22528), hs64: 32 x 32 (38912), hs128: 16 x 16 (34816)
 // (sm_90, nvcc 11.8 -O3: 67-103 registers, no spills.)
+// The per-warp buffers of p and ds are [NC][R] (column-major in the warp's
+// rows), so that the accumulation loops read the R values of one key or
+// query with R/4 float4 broadcast reads instead of R scalar reads, which
+// made those loops shared-memory bound.
 // All shared memory is static (__shared__ arrays sized for HS = N, each row
 // padded by 4 floats so that float4 rows stay aligned and lanes reading
 // consecutive rows hit different banks). Rows past T and channels past HS
@@ -120,6 +124,22 @@ __device__ __forceinline__ void gt_att_ldv<4>(float (&v)[4], const float* p) {
   v[1] = t.y;
   v[2] = t.z;
   v[3] = t.w;
+}
+
+// gt_att_ldr loads the N values of one column of a warp's [NC][N] buffer
+// (p or ds of the warp's N rows for one key or query, N a multiple of 4)
+// with float4 broadcast reads: 2 reads for N = 8 instead of 8.
+template <int N>
+__device__ __forceinline__ void gt_att_ldr(float (&v)[N], const float* p) {
+  static_assert(N % 4 == 0, "gt_att_ldr: N must be a multiple of 4");
+  GT_UNROLL
+  for (int k = 0; k < N; k += 4) {
+    const float4 t = *reinterpret_cast<const float4*>(p + k);
+    v[k] = t.x;
+    v[k + 1] = t.y;
+    v[k + 2] = t.z;
+    v[k + 3] = t.w;
+  }
 }
 
 // gt_att_dots sets s[r] = sum_d a[r][d] * b[d] over the HSM channels, for
@@ -212,18 +232,18 @@ __device__ __forceinline__ void gt_attention_forward(float* out, float* lse, con
         l[r] = l[r] * alpha + (owner ? p : 0.0f);
         GT_UNROLL
         for (int k = 0; k < K::DPL; ++k) o[r][k] *= alpha;
-        if (owner) wp[r * NC + col] = p;
+        if (owner) wp[col * R + r] = p;
         m[r] = mn;
       }
       __syncwarp();
       for (int j = 0; j < NC; ++j) {
-        float v[K::DPL];
+        float v[K::DPL], pj[R];
         gt_att_ldv(v, sv + j * K::LD + lane * K::DPL);
+        gt_att_ldr(pj, wp + j * R);
         GT_UNROLL
         for (int r = 0; r < R; ++r) {
-          const float p = wp[r * NC + j];
           GT_UNROLL
-          for (int k = 0; k < K::DPL; ++k) o[r][k] += p * v[k];
+          for (int k = 0; k < K::DPL; ++k) o[r][k] += pj[r] * v[k];
         }
       }
     }
@@ -329,23 +349,23 @@ __device__ __forceinline__ void gt_attention_backward_kv(float* dqkv, const floa
           ds = p * (dp[r] - dq) * scale;
         }
         if (owner) {
-          wp[r * NC + col] = p;
-          wds[r * NC + col] = ds;
+          wp[col * R + r] = p;
+          wds[col * R + r] = ds;
         }
       }
       __syncwarp();
       for (int j = 0; j < NC; ++j) {
-        float g[K::DPL], x[K::DPL];
+        float g[K::DPL], x[K::DPL], pj[R], dsj[R];
         gt_att_ldv(g, sdo + j * K::LD + lane * K::DPL);
         gt_att_ldv(x, sq + j * K::LD + lane * K::DPL);
+        gt_att_ldr(pj, wp + j * R);
+        gt_att_ldr(dsj, wds + j * R);
         GT_UNROLL
         for (int r = 0; r < R; ++r) {
-          const float p = wp[r * NC + j];
-          const float ds = wds[r * NC + j];
           GT_UNROLL
           for (int k = 0; k < K::DPL; ++k) {
-            dv[r][k] += p * g[k];
-            dk[r][k] += ds * x[k];
+            dv[r][k] += pj[r] * g[k];
+            dk[r][k] += dsj[r] * x[k];
           }
         }
       }
@@ -422,17 +442,17 @@ __device__ __forceinline__ void gt_attention_backward_q(float* dqkv, const float
           const float p = expf(s[r] * scale - lr[r]);
           ds = p * (dp[r] - dr[r]) * scale;
         }
-        if (owner) wds[r * NC + col] = ds;
+        if (owner) wds[col * R + r] = ds;
       }
       __syncwarp();
       for (int j = 0; j < NC; ++j) {
-        float x[K::DPL];
+        float x[K::DPL], dsj[R];
         gt_att_ldv(x, sk + j * K::LD + lane * K::DPL);
+        gt_att_ldr(dsj, wds + j * R);
         GT_UNROLL
         for (int r = 0; r < R; ++r) {
-          const float ds = wds[r * NC + j];
           GT_UNROLL
-          for (int k = 0; k < K::DPL; ++k) dq[r][k] += ds * x[k];
+          for (int k = 0; k < K::DPL; ++k) dq[r][k] += dsj[r] * x[k];
         }
       }
     }
@@ -464,9 +484,10 @@ __device__ __forceinline__ void gt_attention_backward_q(float* dqkv, const float
     __shared__ float4 sq[K::ROWS4];                                                                      \
     __shared__ float4 sk[K::COLS4];                                                                      \
     __shared__ float4 sv[K::COLS4];                                                                      \
-    __shared__ float sp[K::W];                                                                           \
+    __shared__ float4 sp[K::W / 4];                                                                      \
     gt_attention_forward<HSM, R, NC>(out, lse, qkv, B, T, NH, HS, reinterpret_cast<float*>(sq),         \
-                                     reinterpret_cast<float*>(sk), reinterpret_cast<float*>(sv), sp);   \
+                                     reinterpret_cast<float*>(sk), reinterpret_cast<float*>(sv),        \
+                                     reinterpret_cast<float*>(sp));                                      \
   }
 
 #define GT_ATT_BACKWARD_KV(NAME, HSM, R, NC)                                                             \
@@ -481,12 +502,13 @@ __device__ __forceinline__ void gt_attention_backward_q(float* dqkv, const float
     __shared__ float4 sdo[K::COLS4];                                                                     \
     __shared__ float sl[NC];                                                                             \
     __shared__ float sd[NC];                                                                             \
-    __shared__ float sp[K::W];                                                                           \
-    __shared__ float sds[K::W];                                                                          \
+    __shared__ float4 sp[K::W / 4];                                                                      \
+    __shared__ float4 sds[K::W / 4];                                                                     \
     gt_attention_backward_kv<HSM, R, NC>(dqkv, dout, qkv, lse, D, B, T, NH, HS,                          \
                                          reinterpret_cast<float*>(sk), reinterpret_cast<float*>(sv),     \
                                          reinterpret_cast<float*>(sq), reinterpret_cast<float*>(sdo),    \
-                                         sl, sd, sp, sds);                                               \
+                                         sl, sd, reinterpret_cast<float*>(sp),                           \
+                                         reinterpret_cast<float*>(sds));                                 \
   }
 
 #define GT_ATT_BACKWARD_Q(NAME, HSM, R, NC)                                                              \
@@ -498,10 +520,11 @@ __device__ __forceinline__ void gt_attention_backward_q(float* dqkv, const float
     __shared__ float4 sdo[K::ROWS4];                                                                     \
     __shared__ float4 sk[K::COLS4];                                                                      \
     __shared__ float4 sv[K::COLS4];                                                                      \
-    __shared__ float sds[K::W];                                                                          \
+    __shared__ float4 sds[K::W / 4];                                                                     \
     gt_attention_backward_q<HSM, R, NC>(dqkv, dout, qkv, lse, D, B, T, NH, HS,                           \
                                         reinterpret_cast<float*>(sq), reinterpret_cast<float*>(sdo),     \
-                                        reinterpret_cast<float*>(sk), reinterpret_cast<float*>(sv), sds); \
+                                        reinterpret_cast<float*>(sk), reinterpret_cast<float*>(sv),      \
+                                        reinterpret_cast<float*>(sds));                                  \
   }
 
 // Name, HS bound, rows per warp, columns per step. ROWS = 4 * R must match

@@ -3,4 +3,4 @@
 package emu
 
 // SourcesHash is HashSources("kernels") when this file was generated.
-const SourcesHash = "25f3bd89dd8bbeb4aa08b3323c8b3bb58f6377adc8683d053d88e6c24d4c0d39"
+const SourcesHash = "5fe5eb6e8c670158c529277f4f3acee295c5e3a7871884034802926ff43ab09b"
