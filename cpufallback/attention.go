@@ -121,7 +121,7 @@ func attentionForwardHeads(t *task, chunk, lo, hi int) {
 			q := qkv[qb+tq*C3 : qb+tq*C3+HS]
 			st := s[:n]
 			matvecT(st, q, kt, T)
-			m := maxF32(st)
+			m := rowMax(st)
 			z := vexpShift(st, st, scale, m*scale)
 			o := out[(bb*T+tq)*C+h*HS : (bb*T+tq)*C+h*HS+HS]
 			clear(o)

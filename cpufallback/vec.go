@@ -1,10 +1,8 @@
 package cpufallback
 
-import "math"
-
 // Vector primitives of the attention and GELU kernels. Each has a plain-Go
-// form here (the *Go functions) and a dispatcher (vaxpy, vexpShift,
-// geluVec, geluBackwardVec) that is the plain form in builds without
+// form here (the *Go functions) and a dispatcher (vexpShift, geluVec,
+// geluBackwardVec, matvecT, gemvRows, ger) that is the plain form in builds without
 // GOEXPERIMENT=simd (vec_plain.go) and an AVX2 + FMA form with archsimd
 // where the CPU has them (vec_simd_amd64.go). The two forms round
 // differently (FMA, float32 exp), so results differ between builds in the
@@ -69,20 +67,6 @@ func geluBackwardGo(dx, dy, x []float32) {
 		i1 := i0 + len(b)
 		accumulateProduct(dx[i0:i1], dy[i0:i1], b)
 	}
-}
-
-// maxF32 returns the largest of s (NaN if any is NaN; -Inf if s is empty).
-func maxF32(s []float32) float32 {
-	m := float32(math.Inf(-1))
-	for _, v := range s {
-		if v > m || v != v {
-			m = v
-			if v != v {
-				return v
-			}
-		}
-	}
-	return m
 }
 
 // matvecTGo sets s[j] = Σ_d x[d]·m[d·ld+j] for j < len(s), d < len(x): a

@@ -25,11 +25,3 @@ func BenchmarkGELUGo(b *testing.B) {
 		geluGo(y, x)
 	}
 }
-
-func BenchmarkVaxpy32(b *testing.B) {
-	x := make([]float32, 32)
-	y := make([]float32, 32)
-	for b.Loop() {
-		vaxpy(y, 0.5, x)
-	}
-}

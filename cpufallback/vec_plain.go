@@ -2,7 +2,6 @@
 
 package cpufallback
 
-func vaxpy(y []float32, a float32, x []float32)              { axpyGo(y, a, x) }
 func vexpShift(p, s []float32, scale, shift float32) float64 { return expShiftGo(p, s, scale, shift) }
 func geluVec(y, x []float32)                                 { geluGo(y, x) }
 func geluBackwardVec(dx, dy, x []float32)                    { geluBackwardGo(dx, dy, x) }

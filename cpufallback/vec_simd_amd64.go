@@ -46,31 +46,6 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	return e.Merge(x, x.Equal(x))                 // NaN -> NaN
 }
 
-func vaxpy(y []float32, a float32, x []float32) {
-	if !gemmAVX2 || len(y) < 8 {
-		axpyGo(y, a, x)
-		return
-	}
-	x = x[:len(y)]
-	va := archsimd.BroadcastFloat32x8(a)
-	i := 0
-	for ; i+16 <= len(y); i += 16 {
-		y0 := archsimd.LoadFloat32x8Slice(y[i:])
-		y1 := archsimd.LoadFloat32x8Slice(y[i+8:])
-		archsimd.LoadFloat32x8Slice(x[i:]).MulAdd(va, y0).StoreSlice(y[i:])
-		archsimd.LoadFloat32x8Slice(x[i+8:]).MulAdd(va, y1).StoreSlice(y[i+8:])
-	}
-	if i+8 <= len(y) {
-		y0 := archsimd.LoadFloat32x8Slice(y[i:])
-		archsimd.LoadFloat32x8Slice(x[i:]).MulAdd(va, y0).StoreSlice(y[i:])
-		i += 8
-	}
-	archsimd.ClearAVXUpperBits()
-	for ; i < len(y); i++ {
-		y[i] += a * x[i]
-	}
-}
-
 func vexpShift(p, s []float32, scale, shift float32) float64 {
 	if !gemmAVX2 || len(p) < 8 {
 		return expShiftGo(p, s, scale, shift)

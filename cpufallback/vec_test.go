@@ -79,22 +79,6 @@ func TestVecGELU(t *testing.T) {
 	require.True(t, math.IsNaN(float64(y[7])), "NaN in, NaN out")
 }
 
-func TestVecAxpy(t *testing.T) {
-	for _, n := range []int{0, 1, 7, 8, 9, 17, 33} {
-		x, y := make([]float32, n+3), make([]float32, n)
-		for i := range x {
-			x[i] = float32(i) - 2.5
-		}
-		for i := range y {
-			y[i] = float32(3 * i)
-		}
-		vaxpy(y, 0.5, x)
-		for i := range y {
-			require.Equal(t, float32(3*i)+0.5*(float32(i)-2.5), y[i], "n=%d i=%d", n, i)
-		}
-	}
-}
-
 // matvecT, gemvRows and ger against their loops, at sizes around the
 // vector blocks (8 and 32).
 func TestVecMatrix(t *testing.T) {
