@@ -1,15 +1,20 @@
 # gotrain's build. Needs only Go (1.26) and gcc/g++.
 GO ?= go
-# The GEMM's AVX2/FMA micro-kernel uses Go's experimental simd/archsimd
-# package; builds without the experiment use its plain-Go twin.
+# The CPU kernels' SIMD forms (the GEMM's AVX-512 and AVX2 micro-kernels,
+# attention, GELU, exp) use Go's experimental simd/archsimd package; builds
+# without the experiment use their plain-Go twins, several times slower.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all build test vet demo bench fmt gen
+.PHONY: all build gotrain test vet demo bench fmt gen
 
 all: build test
 
 build:
 	$(GO) build ./...
+
+# The command-line tool, ./gotrain, with the SIMD kernels.
+gotrain:
+	$(GO) build -o gotrain ./cmd/gotrain
 
 vet:
 	$(GO) vet ./...
