@@ -175,3 +175,21 @@ func TestGPTBadUsage(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "gotrain gpt sample")
 }
+
+// TestGPTProfile: -profile N times steps 2..N+1 op by op and prints one
+// line per op and pass, with calls per step and the share of the time.
+func TestGPTProfile(t *testing.T) {
+	data := gptCorpus(t)
+	tmp := t.TempDir()
+	code, out, errs := runCmd(tinyTrain(data, filepath.Join(tmp, "c"), "-steps", "4", "-profile", "2", "-eval-every", "0")...)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "profile of 2 steps")
+	// One layer: qkv, attention projection, MLP in and out, and the tied
+	// output layer are 5 products forward per step.
+	require.Regexp(t, `(?m)^  matmul forward +5 +[\d.]+ +[\d.]+%$`, out)
+	// Backward: the kernel, and the fill that zeroes the qkv gradient it
+	// is the first to add to.
+	require.Regexp(t, `(?m)^  attention backward +2 +[\d.]+ +[\d.]+%$`, out)
+	// 16 parameters: 12 in the block, wte, wpe and ln_f's two.
+	require.Regexp(t, `(?m)^  optimizer update +16 +[\d.]+ +[\d.]+%$`, out)
+}
